@@ -1,0 +1,47 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "Graft",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "graft", targets: ["graft"]),
+        .library(name: "GraftCore", targets: ["GraftCore"]),
+        .library(name: "GraftKeras", targets: ["GraftKeras"]),
+        .library(name: "GraftDL4J", targets: ["GraftDL4J"]),
+        .library(name: "GraftSurgery", targets: ["GraftSurgery"]),
+        .library(name: "GraftRuntime", targets: ["GraftRuntime"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-collections", from: "1.1.0"),
+    ],
+    targets: [
+        // System libraries, found through pkg-config. Each has a small C shim header
+        // wrapping what Swift cannot import directly (e.g. HDF5's H5T_NATIVE_* macros).
+        .systemLibrary(name: "CHDF5", pkgConfig: "hdf5", providers: [.apt(["libhdf5-dev"])]),
+        .systemLibrary(name: "CZip", pkgConfig: "libzip", providers: [.apt(["libzip-dev"])]),
+        .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+
+        .target(name: "GraftCore", dependencies: [
+            "CZip",
+            .product(name: "OrderedCollections", package: "swift-collections"),
+        ]),
+        .target(name: "GraftKeras", dependencies: ["GraftCore", "CHDF5", "CZip"]),
+        .target(name: "GraftDL4J", dependencies: ["GraftCore", "CZip"]),
+        .target(name: "GraftRuntime", dependencies: ["GraftCore", "COpenBLAS"]),
+        .target(name: "GraftSurgery", dependencies: ["GraftCore", "GraftRuntime"]),
+        .executableTarget(name: "graft", dependencies: [
+            "GraftCore", "GraftKeras", "GraftDL4J", "GraftSurgery", "GraftRuntime",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+
+        .testTarget(name: "GraftCoreTests", dependencies: ["GraftCore"]),
+        .testTarget(name: "GraftKerasTests", dependencies: ["GraftKeras", "GraftRuntime"]),
+        .testTarget(name: "GraftDL4JTests", dependencies: ["GraftDL4J", "GraftRuntime"]),
+        .testTarget(name: "GraftRuntimeTests", dependencies: ["GraftRuntime"]),
+        .testTarget(name: "GraftSurgeryTests", dependencies: ["GraftSurgery", "GraftRuntime"]),
+        .testTarget(name: "ConformanceTests", dependencies: ["GraftKeras", "GraftDL4J", "GraftRuntime"]),
+        .testTarget(name: "GraftCLITests", dependencies: ["graft"]),
+    ]
+)

@@ -1,0 +1,88 @@
+import CZip
+import Foundation
+
+/// Read access to a zip archive through libzip, with the checks model files from the
+/// internet need: entry names with absolute paths or `..` are refused, and an entry is only
+/// read when its declared size is within `maxEntryBytes`.
+public final class ZipArchive {
+    public let path: String
+    private let handle: OpaquePointer
+
+    /// The names of all entries, in archive order.
+    public let entryNames: [String]
+
+    /// Refuse entries larger than this when reading (4 GiB by default).
+    public var maxEntryBytes: UInt64 = 4 << 30
+
+    public init(path: String) throws {
+        self.path = path
+        var err: Int32 = 0
+        guard let h = zip_open(path, ZIP_RDONLY, &err) else {
+            throw GraftError(.malformed, "not a readable zip archive (libzip error \(err))", file: path)
+        }
+        handle = h
+        let count = zip_get_num_entries(h, 0)
+        var names: [String] = []
+        names.reserveCapacity(Int(max(count, 0)))
+        for i in 0..<max(count, 0) {
+            guard let cName = zip_get_name(h, zip_uint64_t(i), 0) else { continue }
+            names.append(String(cString: cName))
+        }
+        entryNames = names
+        for name in names where name.hasPrefix("/") || name.split(separator: "/").contains("..") {
+            zip_discard(h)
+            throw GraftError(.malformed, "zip entry with an unsafe path", file: path, location: name,
+                             expected: "a relative path without '..'", found: name)
+        }
+    }
+
+    deinit { zip_discard(handle) }
+
+    public func contains(_ name: String) -> Bool { entryNames.contains(name) }
+
+    /// The uncompressed size the archive declares for an entry.
+    public func declaredSize(of name: String) throws -> UInt64 {
+        var st = zip_stat_t()
+        zip_stat_init(&st)
+        guard zip_stat(handle, name, 0, &st) == 0 else {
+            throw GraftError(.missingWeights, "zip entry not found", file: path, location: name)
+        }
+        return st.size
+    }
+
+    /// The whole uncompressed content of an entry. Fails when the entry is missing, larger
+    /// than `maxEntryBytes`, or shorter than it declares.
+    public func read(_ name: String) throws -> [UInt8] {
+        let size = try declaredSize(of: name)
+        guard size <= maxEntryBytes else {
+            throw GraftError(.malformed, "zip entry too large", file: path, location: name,
+                             expected: "at most \(maxEntryBytes) bytes", found: "\(size) bytes")
+        }
+        guard let file = zip_fopen(handle, name, 0) else {
+            throw GraftError(.malformed, "cannot open zip entry", file: path, location: name)
+        }
+        defer { zip_fclose(file) }
+        var bytes = [UInt8](repeating: 0, count: Int(size))
+        var done = 0
+        while done < bytes.count {
+            let n = bytes.withUnsafeMutableBytes { buf in
+                zip_fread(file, buf.baseAddress!.advanced(by: done), zip_uint64_t(buf.count - done))
+            }
+            guard n > 0 else {
+                throw GraftError(.malformed, "zip entry is truncated or corrupt", file: path, location: name,
+                                 expected: "\(size) bytes", found: "\(done) bytes")
+            }
+            done += Int(n)
+        }
+        return bytes
+    }
+
+    /// True when the file at `path` starts with a zip signature.
+    public static func looksLikeZip(path: String) -> Bool {
+        guard let fh = FileHandle(forReadingAtPath: path) else { return false }
+        defer { try? fh.close() }
+        let head = (try? fh.read(upToCount: 4)) ?? Data()
+        return head.count == 4 && head[head.startIndex] == 0x50 && head[head.startIndex + 1] == 0x4B
+            && head[head.startIndex + 2] == 0x03 && head[head.startIndex + 3] == 0x04
+    }
+}

@@ -1,0 +1,92 @@
+import GraftCore
+
+/// A value flowing between nodes: a tensor and, for sequences, an optional mask of shape
+/// [batch, time] (true = the step is present). Masks come from `masking` and
+/// `embedding(maskZero)` and are honoured by recurrent ops, as Keras does.
+public struct RuntimeValue: Sendable {
+    public var tensor: Tensor
+    public var mask: [Bool]?
+    public init(_ tensor: Tensor, mask: [Bool]? = nil) { self.tensor = tensor; self.mask = mask }
+}
+
+/// Options for a forward pass.
+public struct RunOptions: Sendable {
+    /// Compute in float64 instead of float32 (chosen automatically when the weights are float64).
+    public var useDouble: Bool?
+    public init(useDouble: Bool? = nil) { self.useDouble = useDouble }
+}
+
+/// A forward pass over the IR, in inference mode (dropout off, batch norm with moving
+/// statistics). Inputs and outputs are in the layouts the graph's `input` ops declare;
+/// inside, sequences are [batch, time, features].
+public struct Interpreter {
+    public let graph: Graph
+    public let options: RunOptions
+
+    public init(graph: Graph, options: RunOptions = RunOptions()) {
+        self.graph = graph
+        self.options = options
+    }
+
+    /// Runs the graph on one tensor per graph input (in graph input order) and returns the
+    /// graph outputs, in order.
+    public func run(_ inputs: [Tensor]) throws -> [Tensor] {
+        try run(inputs, outputs: graph.outputs)
+    }
+
+    /// Runs the graph and returns the values of the requested node outputs (for featurizing
+    /// at a frozen boundary or comparing per-layer activations).
+    public func run(_ inputs: [Tensor], outputs wanted: [NodeOutput]) throws -> [Tensor] {
+        let inputNodes = graph.inputs
+        guard inputs.count == inputNodes.count else {
+            throw GraftError(.invalidArgument, "wrong number of inputs",
+                             expected: "\(inputNodes.count) (\(inputNodes.map(\.name).joined(separator: ", ")))",
+                             found: "\(inputs.count)")
+        }
+        let double = options.useDouble ?? graph.nodes.contains { n in n.parameters.values.contains { $0.dtype == .float64 } }
+        let computeType: DType = double ? .float64 : .float32
+
+        // Release each value once its last consumer has run.
+        var remainingUses: [String: Int] = [:]
+        for node in graph.nodes { for i in node.inputs { remainingUses[i.node, default: 0] += 1 } }
+        for w in wanted { remainingUses[w.node, default: 0] += 1 }
+
+        var values: [String: [RuntimeValue]] = [:]
+        var given = inputs.makeIterator()
+        for node in graph.nodes {
+            let produced: [RuntimeValue]
+            if case .input(let attrs) = node.op {
+                guard let tensor = given.next() else { continue }
+                produced = [try InputKernel.prepare(tensor, attributes: attrs, node: node.name, computeType: computeType)]
+            } else {
+                var args: [RuntimeValue] = []
+                for ref in node.inputs {
+                    guard let outs = values[ref.node], ref.output < outs.count else {
+                        throw GraftError(.invalidGraph, "input not computed", location: node.name,
+                                         field: "inputs", found: ref.description)
+                    }
+                    args.append(outs[ref.output])
+                }
+                do {
+                    produced = try Kernels.evaluate(node, args, computeType: computeType)
+                } catch let e as GraftError {
+                    throw e.at(node.name)
+                }
+                for ref in node.inputs {
+                    remainingUses[ref.node, default: 0] -= 1
+                    if remainingUses[ref.node] == 0 { values[ref.node] = nil }
+                }
+            }
+            values[node.name] = produced
+        }
+
+        var results: [Tensor] = []
+        for w in wanted {
+            guard let outs = values[w.node], w.output < outs.count else {
+                throw GraftError(.invalidArgument, "no such node output", found: w.description)
+            }
+            results.append(try OutputLayout.toCaller(outs[w.output].tensor, graph: graph, node: w.node))
+        }
+        return results
+    }
+}
