@@ -4,7 +4,7 @@ APT_PACKAGES := pkg-config libhdf5-dev libzip-dev libopenblas-dev
 SUDO         := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 GRAFT        := .build/debug/graft
 
-.PHONY: deps build test run clean venv fixtures check-fixtures bench-data
+.PHONY: deps build test run clean venv fixtures check-fixtures bench-data bench-h5py
 
 ## Install the system libraries (Debian/Ubuntu) when any is missing.
 deps:
@@ -65,3 +65,8 @@ bench-data: $(BENCH_H5)
 
 $(BENCH_H5): bench/make_vgg16_h5.py | $(VENV_STAMP)
 	$(VENV_PY) bench/make_vgg16_h5.py $@
+
+## The h5py side of the Keras reader benchmark: times h5py reading every weight of that file.
+bench-h5py: bench-data
+	$(VENV_PY) bench/h5py_read.py $(BENCH_H5) --runs 5 > .build/bench/h5py.json
+	@cat .build/bench/h5py.json

@@ -72,6 +72,12 @@ def count_keys(arrays, prefix):
     return n
 
 
+def last_line(error):
+    """TensorFlow wraps errors in pages of traceback; the last non-empty line says what failed."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    return lines[-1] if lines else repr(error)
+
+
 def compare(label, predicted, expected, atol, rtol):
     """One line per output; returns True when it is within tolerance."""
     predicted = np.asarray(predicted)
@@ -103,7 +109,11 @@ def check_one(model_path, npz_path, loader, weights_path, atol, rtol, frozen, fr
         print(f"  FAIL inputs: model takes {len(model.inputs)}, npz has {len(inputs)}")
         return False
     feed = inputs if len(inputs) > 1 else inputs[0]
-    predicted = model.predict(feed, verbose=0)
+    try:
+        predicted = model.predict(feed, verbose=0)
+    except Exception as error:  # e.g. an input shape the model does not take
+        print(f"  FAIL predict: {type(error).__name__}: {last_line(error)}")
+        return False
     predicted = list(predicted) if isinstance(predicted, (list, tuple)) else [predicted]
     if len(predicted) != len(expected):
         print(f"  FAIL outputs: model gives {len(predicted)}, npz has {len(expected)}")
