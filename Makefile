@@ -47,7 +47,8 @@ $(VENV_STAMP): $(VENV_REQS)
 	  echo "installing: python3 python3-venv"; \
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq python3 python3-venv; \
 	fi
-	@[ -x $(VENV_PY) ] || $(PYTHON) -m venv $(VENV)
+	@# (re)create the venv unless a working one is there (an interrupted creation leaves no pip)
+	@$(VENV_PY) -m pip --version >/dev/null 2>&1 || { rm -rf $(VENV) && $(PYTHON) -m venv $(VENV); }
 	$(VENV_PY) -m pip install -q --disable-pip-version-check -r fixtures/requirements.txt
 	$(VENV_PY) -m pip install -q --disable-pip-version-check --no-deps -r fixtures/requirements-nodeps.txt
 	@touch $@
