@@ -11,12 +11,12 @@ final class KerasBidirectionalTests: XCTestCase {
         var weights: [(String, Tensor)] = []
         for (direction, base) in [("forward", Float(0)), ("backward", Float(100))] {
             for (g, v) in [("i", Float(1)), ("c", 3), ("f", 2), ("o", 4)] {
-                weights += [("\(direction)_lstm_1_W_\(g)", tensor([10, 10]) { _ in base + v }),
-                            ("\(direction)_lstm_1_U_\(g)", tensor([10, 10]) { _ in base + v }),
-                            ("\(direction)_lstm_1_b_\(g)", tensor([10]) { _ in base + v })]
+                weights += [("\(direction)_lstm_1_W_\(g)", testTensor([10, 10]) { _ in base + v }),
+                            ("\(direction)_lstm_1_U_\(g)", testTensor([10, 10]) { _ in base + v }),
+                            ("\(direction)_lstm_1_b_\(g)", testTensor([10]) { _ in base + v })]
             }
         }
-        let (op, params) = try KerasBidirectionalFamily.map(context("Bidirectional", real.config, producer: Producers.keras1,
+        let (op, params) = try KerasBidirectionalFamily.map(layerContext("Bidirectional", real.config, producer: Producers.keras1,
                                                                     weights: weights, name: "bidirectional_1"))
         guard case .bidirectional(let a) = op, case .lstm(let inner) = a.layer else { return XCTFail("\(op)") }
         XCTAssertEqual(a.mergeMode, .concat)
@@ -36,23 +36,23 @@ final class KerasBidirectionalTests: XCTestCase {
         let real = try CorpusLayers.layer("bi_a", in: "modern/bilstm/bilstm__keras3.keras")
         XCTAssertNotNil(real.config["backward_layer"])
         let w: [(String, Tensor)] = [
-            ("forward_layer/cell/vars/0", tensor([4, 20])), ("forward_layer/cell/vars/1", tensor([5, 20])),
-            ("forward_layer/cell/vars/2", tensor([20])),
-            ("backward_layer/cell/vars/0", tensor([4, 20]) { -Float($0) }), ("backward_layer/cell/vars/1", tensor([5, 20])),
-            ("backward_layer/cell/vars/2", tensor([20]))]
-        let (op, params) = try KerasBidirectionalFamily.map(context("Bidirectional", real.config, producer: Producers.keras3, weights: w))
+            ("forward_layer/cell/vars/0", testTensor([4, 20])), ("forward_layer/cell/vars/1", testTensor([5, 20])),
+            ("forward_layer/cell/vars/2", testTensor([20])),
+            ("backward_layer/cell/vars/0", testTensor([4, 20]) { -Float($0) }), ("backward_layer/cell/vars/1", testTensor([5, 20])),
+            ("backward_layer/cell/vars/2", testTensor([20]))]
+        let (op, params) = try KerasBidirectionalFamily.map(layerContext("Bidirectional", real.config, producer: Producers.keras3, weights: w))
         guard case .bidirectional(let a) = op, case .lstm(let inner) = a.layer else { return XCTFail("\(op)") }
         XCTAssertFalse(inner.recurrent.goBackwards)
         XCTAssertEqual(inner.recurrent.units, 5)
         XCTAssertTrue(params["backward/kernel"]!.bitwiseEqual(w[3].1))
 
         // merge_mode null: two outputs.
-        let none = with(real.config, ["merge_mode": .null])
-        guard case .bidirectional(let n) = try KerasBidirectionalFamily.map(context("Bidirectional", none, producer: Producers.keras3, weights: w)).op
+        let none = configWith(real.config, ["merge_mode": .null])
+        guard case .bidirectional(let n) = try KerasBidirectionalFamily.map(layerContext("Bidirectional", none, producer: Producers.keras3, weights: w)).op
         else { return XCTFail() }
         XCTAssertEqual(n.mergeMode, .none)
-        let sum = with(real.config, ["merge_mode": .string("ave")])
-        guard case .bidirectional(let s) = try KerasBidirectionalFamily.map(context("Bidirectional", sum, producer: Producers.keras3, weights: w)).op
+        let sum = configWith(real.config, ["merge_mode": .string("ave")])
+        guard case .bidirectional(let s) = try KerasBidirectionalFamily.map(layerContext("Bidirectional", sum, producer: Producers.keras3, weights: w)).op
         else { return XCTFail() }
         XCTAssertEqual(s.mergeMode, .average)
     }
@@ -61,7 +61,7 @@ final class KerasBidirectionalTests: XCTestCase {
         let real = try CorpusLayers.layer("bidirectional_1", in: "keras/weights/bidirectional_lstm_theano_1.h5")
         let inner = JSONValue.object(["class_name": .string("ConvLSTM2D"), "config": .object(["name": .string("c")])])
         do {
-            _ = try KerasBidirectionalFamily.map(context("Bidirectional", with(real.config, ["layer": inner]), producer: Producers.keras1))
+            _ = try KerasBidirectionalFamily.map(layerContext("Bidirectional", configWith(real.config, ["layer": inner]), producer: Producers.keras1))
             XCTFail("expected an error")
         } catch let e as GraftError {
             XCTAssertEqual(e.kind, .unknownLayer)

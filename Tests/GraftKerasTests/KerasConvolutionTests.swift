@@ -7,7 +7,7 @@ final class KerasConvolutionTests: XCTestCase {
     func map(_ className: String, _ config: JSONValue, _ producer: KerasProducer, _ weights: [(String, Tensor)]) throws
         -> (attributes: ConvAttributes, parameters: OrderedDictionary<String, Tensor>)
     {
-        let (op, params) = try KerasConvolutionFamily.map(context(className, config, producer: producer, weights: weights))
+        let (op, params) = try KerasConvolutionFamily.map(layerContext(className, config, producer: producer, weights: weights))
         guard case .conv(let a) = op else { throw GraftError(.invalidArgument, "not a conv: \(op)") }
         return (a, params)
     }
@@ -17,10 +17,10 @@ final class KerasConvolutionTests: XCTestCase {
     func testKeras1TheanoKernelTransposedAndRotated() throws {
         let real = try CorpusLayers.layer("convolution2d_1", in: "keras/weights/conv2d_theano_1.h5")
         XCTAssertEqual(real.className, "Convolution2D")
-        let config = with(real.config, ["dim_ordering": .string("th"), "nb_filter": .number("2"), "nb_row": .number("2"),
+        let config = configWith(real.config, ["dim_ordering": .string("th"), "nb_filter": .number("2"), "nb_row": .number("2"),
                                         "nb_col": .number("3")])
         // src[f][i][r][c] = f·100 + i·10 + r·3 + c, with 2 filters, 2 input channels, 2×3 window.
-        let stored = tensor([2, 2, 2, 3]) { k in
+        let stored = testTensor([2, 2, 2, 3]) { k in
             let f = k / 12, i = (k / 6) % 2, r = (k / 3) % 2, c = k % 3
             return Float(f * 100 + i * 10 + r * 3 + c)
         }
@@ -29,7 +29,7 @@ final class KerasConvolutionTests: XCTestCase {
             expected.append(Float(f * 100 + i * 10 + (1 - h) * 3 + (2 - w)))
         } } } }
         for producer in [Producers.keras1Theano, Producers.keras1] {  // Keras 1 files rarely say their backend
-            let (a, p) = try map("Convolution2D", config, producer, [("convolution2d_1_W", stored), ("convolution2d_1_b", tensor([2]))])
+            let (a, p) = try map("Convolution2D", config, producer, [("convolution2d_1_W", stored), ("convolution2d_1_b", testTensor([2]))])
             XCTAssertEqual(a.dataFormat, .channelsFirst)
             XCTAssertEqual(a.kernelSize, [2, 3])
             XCTAssertEqual(a.filters, 2)
@@ -41,8 +41,8 @@ final class KerasConvolutionTests: XCTestCase {
     /// The real Keras 1 layer (`tf` ordering, backend unknown) is stored channels-last and kept.
     func testKeras1TFOrderedKernelKept() throws {
         let real = try CorpusLayers.layer("convolution2d_1", in: "keras/weights/conv2d_theano_1.h5")
-        let kernel = tensor([3, 3, 5, 6])
-        let (a, p) = try map("Convolution2D", real.config, Producers.keras1, [("convolution2d_1_W", kernel), ("convolution2d_1_b", tensor([6]))])
+        let kernel = testTensor([3, 3, 5, 6])
+        let (a, p) = try map("Convolution2D", real.config, Producers.keras1, [("convolution2d_1_W", kernel), ("convolution2d_1_b", testTensor([6]))])
         XCTAssertEqual(a.padding, .valid)
         XCTAssertEqual(a.strides, [1, 1])
         XCTAssertEqual(a.dataFormat, .channelsLast)
@@ -52,25 +52,25 @@ final class KerasConvolutionTests: XCTestCase {
     /// Keras 2 Theano files keep the Keras 2 layout but are still true-convolution kernels.
     func testKeras2TheanoKernelRotated() throws {
         let real = try CorpusLayers.layer("conv2d_1", in: "keras/weights/conv2d_theano_2.h5")
-        let stored = tensor([3, 3, 5, 6])
+        let stored = testTensor([3, 3, 5, 6])
         var expected: [Float] = []
         for h in 0..<3 { for w in 0..<3 { for i in 0..<5 { for o in 0..<6 {
             expected.append(Float((((2 - h) * 3 + (2 - w)) * 5 + i) * 6 + o))
         } } } }
-        let (_, p) = try map("Conv2D", real.config, Producers.keras2Theano, [("conv2d_1/kernel", stored), ("conv2d_1/bias", tensor([6]))])
+        let (_, p) = try map("Conv2D", real.config, Producers.keras2Theano, [("conv2d_1/kernel", stored), ("conv2d_1/bias", testTensor([6]))])
         XCTAssertEqual(p["kernel"]?.floats(), expected)
         // The TensorFlow sibling passes through bit for bit.
         let tf = try CorpusLayers.layer("conv2d_1", in: "keras/weights/conv2d_tensorflow_2.h5")
-        let (_, q) = try map("Conv2D", tf.config, Producers.keras2, [("conv2d_1/kernel:0", stored), ("conv2d_1/bias:0", tensor([6]))])
+        let (_, q) = try map("Conv2D", tf.config, Producers.keras2, [("conv2d_1/kernel:0", stored), ("conv2d_1/bias:0", testTensor([6]))])
         XCTAssertTrue(q["kernel"]!.bitwiseEqual(stored))
     }
 
     /// Keras 1 Convolution1D kernels are 4-D: [k, 1, in, filters], or [filters, in, k, 1] (Keras 1.1).
     func testKeras1Convolution1D() throws {
         let real = try CorpusLayers.layer("convolution1d_1", in: "keras/configs/keras1/keras1_tf_embedding_conv1d_config.json")
-        let config = with(real.config, ["nb_filter": .number("2")])
-        let modern = tensor([3, 1, 4, 2])
-        let (a, p) = try map("Convolution1D", config, Producers.keras1, [("convolution1d_1_W", modern), ("convolution1d_1_b", tensor([2]))])
+        let config = configWith(real.config, ["nb_filter": .number("2")])
+        let modern = testTensor([3, 1, 4, 2])
+        let (a, p) = try map("Convolution1D", config, Producers.keras1, [("convolution1d_1_W", modern), ("convolution1d_1_b", testTensor([2]))])
         XCTAssertEqual(a.rank, 1)
         XCTAssertEqual(a.kernelSize, [3])
         XCTAssertEqual(a.activation, .plainRelu)
@@ -78,27 +78,27 @@ final class KerasConvolutionTests: XCTestCase {
         XCTAssertEqual(p["kernel"]?.shape, [3, 4, 2])
         XCTAssertEqual(p["kernel"]?.floats(), modern.floats())
         // Legacy [filters, in, k, 1]: src[f][i][k] = f·100 + i·10 + k.
-        let legacy = tensor([2, 4, 3, 1]) { Float(($0 / 12) * 100 + (($0 / 3) % 4) * 10 + $0 % 3) }
+        let legacy = testTensor([2, 4, 3, 1]) { Float(($0 / 12) * 100 + (($0 / 3) % 4) * 10 + $0 % 3) }
         var expected: [Float] = []
         for k in 0..<3 { for i in 0..<4 { for f in 0..<2 { expected.append(Float(f * 100 + i * 10 + k)) } } }
-        let (_, q) = try map("Convolution1D", config, Producers.keras1, [("W", legacy), ("b", tensor([2]))])
+        let (_, q) = try map("Convolution1D", config, Producers.keras1, [("W", legacy), ("b", testTensor([2]))])
         XCTAssertEqual(q["kernel"]?.floats(), expected)
     }
 
     /// Conv1D attributes from the Keras 2.3 example configs (channels-first, causal, dilation).
     func testConv1DAttributesFromCorpus() throws {
         let cf = try CorpusLayers.layer("conv0", in: "keras/examples/conv1d/conv1d_k3_s2_d1_cf_same_config.json")
-        let (a, _) = try map("Conv1D", cf.config, Producers.keras2, [("kernel", tensor([3, 3, 4])), ("bias", tensor([4]))])
+        let (a, _) = try map("Conv1D", cf.config, Producers.keras2, [("kernel", testTensor([3, 3, 4])), ("bias", testTensor([4]))])
         XCTAssertEqual(a, ConvAttributes(rank: 1, filters: 4, kernelSize: [3], strides: [2], padding: .same,
                                          dataFormat: .channelsFirst, activation: .sigmoid))
         let causal = try CorpusLayers.layer("conv0", in: "keras/examples/causal_conv1d/causal_conv1d_k3_s1_d2_cl_config.json")
-        let (b, _) = try map("Conv1D", causal.config, Producers.keras2, [("kernel", tensor([3, 3, 4])), ("bias", tensor([4]))])
+        let (b, _) = try map("Conv1D", causal.config, Producers.keras2, [("kernel", testTensor([3, 3, 4])), ("bias", testTensor([4]))])
         XCTAssertEqual(b, ConvAttributes(rank: 1, filters: 4, kernelSize: [3], padding: .causal, dilation: [2], activation: .tanh))
     }
 
     func testSeparableDepthwiseTransposedAnd3D() throws {
         let sep = try CorpusLayers.layer("separable_conv2d_24", in: "keras/tfkeras/cnn2d_76.h5")
-        let d = tensor([3, 3, 3, 1]), pw = tensor([1, 1, 3, 4]), b = tensor([4])
+        let d = testTensor([3, 3, 3, 1]), pw = testTensor([1, 1, 3, 4]), b = testTensor([4])
         let (sa, sp) = try map("SeparableConv2D", sep.config, Producers.tfKeras, [("depthwise_kernel:0", d), ("pointwise_kernel:0", pw), ("bias:0", b)])
         XCTAssertEqual(sa.kind, .separable(multiplier: 1))
         XCTAssertEqual(sa.filters, 4)
@@ -107,20 +107,20 @@ final class KerasConvolutionTests: XCTestCase {
         XCTAssertTrue(sp["pointwiseKernel"]!.bitwiseEqual(pw))
 
         let dw = try CorpusLayers.layer("depthwise_conv2d_24", in: "keras/tfkeras/cnn2d_100.h5")
-        let (da, dp) = try map("DepthwiseConv2D", dw.config, Producers.tfKeras, [("depthwise_kernel:0", d), ("bias:0", tensor([3]))])
+        let (da, dp) = try map("DepthwiseConv2D", dw.config, Producers.tfKeras, [("depthwise_kernel:0", d), ("bias:0", testTensor([3]))])
         XCTAssertEqual(da.kind, .depthwise(multiplier: 1))
         XCTAssertEqual(da.filters, 3)
         XCTAssertTrue(dp["depthwiseKernel"]!.bitwiseEqual(d))
 
         let tr = try CorpusLayers.layer("conv2d_transpose_24", in: "keras/tfkeras/cnn2d_112.h5")
-        let tk = tensor([3, 3, 4, 3])
+        let tk = testTensor([3, 3, 4, 3])
         let (ta, tp) = try map("Conv2DTranspose", tr.config, Producers.tfKeras, [("kernel:0", tk), ("bias:0", b)])
         XCTAssertEqual(ta.kind, .transposed(outputPadding: nil))
         XCTAssertEqual(ta.filters, 4)
         XCTAssertTrue(tp["kernel"]!.bitwiseEqual(tk))
 
         let c3 = try CorpusLayers.layer("conv3d_28", in: "keras/tfkeras/cnn3d_18.h5")
-        let (ca, _) = try map("Conv3D", c3.config, Producers.tfKeras, [("kernel:0", tensor([3, 3, 3, 2, 4])), ("bias:0", b)])
+        let (ca, _) = try map("Conv3D", c3.config, Producers.tfKeras, [("kernel:0", testTensor([3, 3, 3, 2, 4])), ("bias:0", b)])
         XCTAssertEqual(ca.rank, 3)
         XCTAssertEqual(ca.kernelSize, [3, 3, 3])
     }
@@ -128,8 +128,8 @@ final class KerasConvolutionTests: XCTestCase {
     /// Keras 1 Deconvolution2D (`tf` ordering) stores [kH, kW, in, filters]; canonical is [kH, kW, filters, in].
     func testKeras1Deconvolution2D() throws {
         let real = try CorpusLayers.layer("convolution2d_1", in: "keras/weights/conv2d_theano_1.h5")
-        let config = with(real.config, ["nb_filter": .number("2"), "nb_row": .number("1"), "nb_col": .number("1")])
-        let (a, p) = try map("Deconvolution2D", config, Producers.keras1, [("W", tensor([1, 1, 3, 2])), ("b", tensor([2]))])
+        let config = configWith(real.config, ["nb_filter": .number("2"), "nb_row": .number("1"), "nb_col": .number("1")])
+        let (a, p) = try map("Deconvolution2D", config, Producers.keras1, [("W", testTensor([1, 1, 3, 2])), ("b", testTensor([2]))])
         XCTAssertEqual(a.kind, .transposed(outputPadding: nil))
         XCTAssertEqual(p["kernel"]?.shape, [1, 1, 2, 3])
         // src[i][f] = i·2 + f  →  dst[f][i]
@@ -138,12 +138,12 @@ final class KerasConvolutionTests: XCTestCase {
 
     func testBadKernelIsClearError() throws {
         let real = try CorpusLayers.layer("conv2d_1", in: "keras/weights/conv2d_tensorflow_2.h5")
-        assertThrows(.shapeMismatch) {
-            _ = try self.map("Conv2D", real.config, Producers.keras2, [("kernel", tensor([2, 2, 5, 6])), ("bias", tensor([6]))])
+        assertGraftError(.shapeMismatch) {
+            _ = try self.map("Conv2D", real.config, Producers.keras2, [("kernel", testTensor([2, 2, 5, 6])), ("bias", testTensor([6]))])
         }
-        assertThrows(.shapeMismatch) {
-            _ = try self.map("Conv2D", real.config, Producers.keras2, [("kernel", tensor([3, 3, 5, 6])), ("bias", tensor([5]))])
+        assertGraftError(.shapeMismatch) {
+            _ = try self.map("Conv2D", real.config, Producers.keras2, [("kernel", testTensor([3, 3, 5, 6])), ("bias", testTensor([5]))])
         }
-        assertThrows(.missingWeights) { _ = try self.map("Conv2D", real.config, Producers.keras2, []) }
+        assertGraftError(.missingWeights) { _ = try self.map("Conv2D", real.config, Producers.keras2, []) }
     }
 }

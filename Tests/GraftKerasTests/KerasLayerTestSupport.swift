@@ -107,24 +107,24 @@ enum Producers {
 }
 
 /// A float32 tensor whose element at flat index k is `f(k)`.
-func tensor(_ shape: [Int], _ f: (Int) -> Float = { Float($0) }) -> Tensor {
+func testTensor(_ shape: [Int], _ f: (Int) -> Float = { Float($0) }) -> Tensor {
     Tensor(shape: shape, floats: (0..<shape.reduce(1, *)).map(f))
 }
 
-func context(_ className: String, _ config: JSONValue, producer: KerasProducer,
+func layerContext(_ className: String, _ config: JSONValue, producer: KerasProducer,
              weights: [(String, Tensor)] = [], name: String = "layer") -> KerasLayerContext {
     KerasLayerContext(name: name, className: className, config: config, producer: producer,
                       weights: weights.map { KerasWeight(name: $0.0, tensor: $0.1) }, inputShapes: [], file: "test")
 }
 
 /// The config with some fields replaced (to vary a real corpus snippet).
-func with(_ config: JSONValue, _ changes: [String: JSONValue]) -> JSONValue {
+func configWith(_ config: JSONValue, _ changes: [String: JSONValue]) -> JSONValue {
     guard var o = config.objectValue else { return config }
     for (k, v) in changes { o[k] = v }
     return .object(o)
 }
 
-func assertThrows(_ kind: GraftError.Kind, file: StaticString = #filePath, line: UInt = #line, _ body: () throws -> Void) {
+func assertGraftError(_ kind: GraftError.Kind, file: StaticString = #filePath, line: UInt = #line, _ body: () throws -> Void) {
     do {
         try body()
         XCTFail("expected a \(kind) error", file: file, line: line)

@@ -9,16 +9,16 @@ final class KerasRecurrentTests: XCTestCase {
     func testKeras1LSTMGatesReorderedToIFCO() throws {
         let real = try CorpusLayers.layer("lstm_1", in: "keras/examples/simple_lstm/simple_lstm_tf_keras_1_config.json")
         XCTAssertEqual(real.className, "LSTM")
-        let config = with(real.config, ["output_dim": .number("2"), "input_dim": .number("3")])
+        let config = configWith(real.config, ["output_dim": .number("2"), "input_dim": .number("3")])
         let gateValue: [String: Float] = ["i": 1, "f": 2, "c": 3, "o": 4]
         var weights: [(String, Tensor)] = []
         for g in ["i", "c", "f", "o"] {  // Keras 1 file order
             let v = gateValue[g]! * 100
-            weights.append(("lstm_1_W_\(g):0", tensor([3, 2]) { v + Float(($0 / 2) * 10 + $0 % 2) }))
-            weights.append(("lstm_1_U_\(g):0", tensor([2, 2]) { v + 50 + Float(($0 / 2) * 10 + $0 % 2) }))
-            weights.append(("lstm_1_b_\(g):0", tensor([2]) { v + 90 + Float($0) }))
+            weights.append(("lstm_1_W_\(g):0", testTensor([3, 2]) { v + Float(($0 / 2) * 10 + $0 % 2) }))
+            weights.append(("lstm_1_U_\(g):0", testTensor([2, 2]) { v + 50 + Float(($0 / 2) * 10 + $0 % 2) }))
+            weights.append(("lstm_1_b_\(g):0", testTensor([2]) { v + 90 + Float($0) }))
         }
-        let (op, params) = try KerasRecurrentFamily.map(context("LSTM", config, producer: Producers.keras1, weights: weights))
+        let (op, params) = try KerasRecurrentFamily.map(layerContext("LSTM", config, producer: Producers.keras1, weights: weights))
         guard case .lstm(let a) = op else { return XCTFail("not an LSTM: \(op)") }
         XCTAssertEqual(a.recurrent.units, 2)
         XCTAssertEqual(a.recurrent.activation, .tanh)
@@ -37,7 +37,7 @@ final class KerasRecurrentTests: XCTestCase {
         XCTAssertEqual(params["bias"]?.floats(), bias)
 
         // Found by name, not by position: a shuffled file gives the same result.
-        let shuffled = context("LSTM", config, producer: Producers.keras1, weights: weights.reversed())
+        let shuffled = layerContext("LSTM", config, producer: Producers.keras1, weights: weights.reversed())
         let again = try KerasRecurrentFamily.map(shuffled).parameters
         XCTAssertEqual(again["kernel"]?.floats(), kernel)
         XCTAssertEqual(again["bias"]?.floats(), bias)
@@ -48,10 +48,10 @@ final class KerasRecurrentTests: XCTestCase {
         let real = try CorpusLayers.layer("lstm_1", in: "keras/examples/simple_lstm/simple_lstm_tf_keras_1_config.json")
         var weights: [(String, Tensor)] = []
         for (g, v) in [("i", Float(1)), ("c", 3), ("f", 2), ("o", 4)] {
-            weights += [("lstm_1_W_\(g)", tensor([1, 50]) { _ in v }), ("lstm_1_U_\(g)", tensor([50, 50]) { _ in v }),
-                        ("lstm_1_b_\(g)", tensor([50]) { _ in v })]
+            weights += [("lstm_1_W_\(g)", testTensor([1, 50]) { _ in v }), ("lstm_1_U_\(g)", testTensor([50, 50]) { _ in v }),
+                        ("lstm_1_b_\(g)", testTensor([50]) { _ in v })]
         }
-        let params = try KerasRecurrentFamily.map(context("LSTM", real.config, producer: Producers.keras1, weights: weights)).parameters
+        let params = try KerasRecurrentFamily.map(layerContext("LSTM", real.config, producer: Producers.keras1, weights: weights)).parameters
         let expected = [Float](repeating: 1, count: 50) + [Float](repeating: 2, count: 50)
             + [Float](repeating: 3, count: 50) + [Float](repeating: 4, count: 50)
         XCTAssertEqual(params["kernel"]?.floats(), expected)
@@ -64,8 +64,8 @@ final class KerasRecurrentTests: XCTestCase {
     func testKeras2LSTMPassesThrough() throws {
         let real = try CorpusLayers.layer("lstm_1", in: "keras/fullconfigs/lstm/lstm_th_keras_2_config.json")
         let u = try XCTUnwrap(real.config["units"]?.intValue)
-        let kernel = tensor([12, 4 * u]), recurrent = tensor([u, 4 * u]) { Float($0) * 0.5 }, bias = tensor([4 * u])
-        let (op, params) = try KerasRecurrentFamily.map(context("LSTM", real.config, producer: Producers.keras2Theano,
+        let kernel = testTensor([12, 4 * u]), recurrent = testTensor([u, 4 * u]) { Float($0) * 0.5 }, bias = testTensor([4 * u])
+        let (op, params) = try KerasRecurrentFamily.map(layerContext("LSTM", real.config, producer: Producers.keras2Theano,
             weights: [("lstm_1/kernel", kernel), ("lstm_1/recurrent_kernel", recurrent), ("lstm_1/bias", bias)]))
         guard case .lstm(let a) = op else { return XCTFail("\(op)") }
         XCTAssertEqual(a.recurrent.recurrentActivation, .keras2HardSigmoid)
@@ -79,15 +79,15 @@ final class KerasRecurrentTests: XCTestCase {
     func testHardSigmoidFollowsProducer() throws {
         let real = try CorpusLayers.layer("lstm_1", in: "keras/fullconfigs/lstm/lstm_th_keras_2_config.json")
         let u = real.config["units"]!.intValue!
-        let w: [(String, Tensor)] = [("0", tensor([12, 4 * u])), ("1", tensor([u, 4 * u])), ("2", tensor([4 * u]))]
-        let op3 = try KerasRecurrentFamily.map(context("LSTM", real.config, producer: Producers.keras3, weights: w)).op
+        let w: [(String, Tensor)] = [("0", testTensor([12, 4 * u])), ("1", testTensor([u, 4 * u])), ("2", testTensor([4 * u]))]
+        let op3 = try KerasRecurrentFamily.map(layerContext("LSTM", real.config, producer: Producers.keras3, weights: w)).op
         guard case .lstm(let a3) = op3 else { return XCTFail() }
         XCTAssertEqual(a3.recurrent.recurrentActivation, .hardSigmoid(slope: 1.0 / 6.0, offset: 0.5))
         // Absent gate activation: the producer's default.
         var stripped = real.config.objectValue!
         stripped.removeValue(forKey: "recurrent_activation")
-        let opTF = try KerasRecurrentFamily.map(context("LSTM", .object(stripped), producer: Producers.tfKeras, weights: w)).op
-        let opK2 = try KerasRecurrentFamily.map(context("LSTM", .object(stripped), producer: Producers.keras2, weights: w)).op
+        let opTF = try KerasRecurrentFamily.map(layerContext("LSTM", .object(stripped), producer: Producers.tfKeras, weights: w)).op
+        let opK2 = try KerasRecurrentFamily.map(layerContext("LSTM", .object(stripped), producer: Producers.keras2, weights: w)).op
         guard case .lstm(let tf) = opTF, case .lstm(let k2) = opK2 else { return XCTFail() }
         XCTAssertEqual(tf.recurrent.recurrentActivation, .sigmoid)
         XCTAssertEqual(k2.recurrent.recurrentActivation, .keras2HardSigmoid)
@@ -97,9 +97,9 @@ final class KerasRecurrentTests: XCTestCase {
     func testTFKerasGRUResetAfter() throws {
         let real = try CorpusLayers.layer("gru_a", in: "modern/gru/gru__tfkeras.h5")
         XCTAssertEqual(real.className, "GRU")
-        let bias = tensor([2, 24])
-        let (op, params) = try KerasRecurrentFamily.map(context("GRU", real.config, producer: Producers.tfKeras,
-            weights: [("gru_a/gru_cell/kernel:0", tensor([4, 24])), ("gru_a/gru_cell/recurrent_kernel:0", tensor([8, 24])),
+        let bias = testTensor([2, 24])
+        let (op, params) = try KerasRecurrentFamily.map(layerContext("GRU", real.config, producer: Producers.tfKeras,
+            weights: [("gru_a/gru_cell/kernel:0", testTensor([4, 24])), ("gru_a/gru_cell/recurrent_kernel:0", testTensor([8, 24])),
                       ("gru_a/gru_cell/bias:0", bias)]))
         guard case .gru(let a) = op else { return XCTFail("\(op)") }
         XCTAssertTrue(a.resetAfter)
@@ -116,13 +116,13 @@ final class KerasRecurrentTests: XCTestCase {
         func resetAfter(_ producer: KerasProducer, _ weights: [(String, Tensor)], useBias: Bool = true) throws -> Bool {
             var c = cfg
             c["use_bias"] = .bool(useBias)
-            guard case .gru(let a) = try KerasRecurrentFamily.map(context("GRU", .object(c), producer: producer, weights: weights)).op
+            guard case .gru(let a) = try KerasRecurrentFamily.map(layerContext("GRU", .object(c), producer: producer, weights: weights)).op
             else { throw GraftError(.invalidArgument, "not a GRU") }
             return a.resetAfter
         }
-        let k = ("kernel", tensor([4, 24])), r = ("recurrent_kernel", tensor([8, 24]))
-        XCTAssertFalse(try resetAfter(Producers.keras2, [k, r, ("bias", tensor([24]))]))
-        XCTAssertTrue(try resetAfter(Producers.keras2, [k, r, ("bias", tensor([2, 24]))]))
+        let k = ("kernel", testTensor([4, 24])), r = ("recurrent_kernel", testTensor([8, 24]))
+        XCTAssertFalse(try resetAfter(Producers.keras2, [k, r, ("bias", testTensor([24]))]))
+        XCTAssertTrue(try resetAfter(Producers.keras2, [k, r, ("bias", testTensor([2, 24]))]))
         XCTAssertFalse(try resetAfter(Producers.keras2, [k, r], useBias: false))
         XCTAssertTrue(try resetAfter(Producers.tfKeras, [k, r], useBias: false))
         XCTAssertTrue(try resetAfter(Producers.keras3, [k, r], useBias: false))
@@ -131,13 +131,13 @@ final class KerasRecurrentTests: XCTestCase {
     /// Keras 1 GRU: 9 arrays W/U/b for z, r, h, concatenated in that order.
     func testKeras1GRU() throws {
         let real = try CorpusLayers.layer("lstm_1", in: "keras/examples/simple_lstm/simple_lstm_tf_keras_1_config.json")
-        let config = with(real.config, ["output_dim": .number("2")])
+        let config = configWith(real.config, ["output_dim": .number("2")])
         var weights: [(String, Tensor)] = []
         for (g, v) in [("z", Float(1)), ("r", 2), ("h", 3)] {
-            weights += [("gru_1_W_\(g)", tensor([1, 2]) { v * 10 + Float($0) }), ("gru_1_U_\(g)", tensor([2, 2]) { _ in v }),
-                        ("gru_1_b_\(g)", tensor([2]) { _ in -v })]
+            weights += [("gru_1_W_\(g)", testTensor([1, 2]) { v * 10 + Float($0) }), ("gru_1_U_\(g)", testTensor([2, 2]) { _ in v }),
+                        ("gru_1_b_\(g)", testTensor([2]) { _ in -v })]
         }
-        let (op, params) = try KerasRecurrentFamily.map(context("GRU", config, producer: Producers.keras1, weights: weights))
+        let (op, params) = try KerasRecurrentFamily.map(layerContext("GRU", config, producer: Producers.keras1, weights: weights))
         guard case .gru(let a) = op else { return XCTFail("\(op)") }
         XCTAssertFalse(a.resetAfter)
         XCTAssertEqual(params["kernel"]?.floats(), [10, 11, 20, 21, 30, 31])
@@ -148,8 +148,8 @@ final class KerasRecurrentTests: XCTestCase {
     /// Keras 1 SimpleRNN: W, U, b.
     func testKeras1SimpleRNN() throws {
         let real = try CorpusLayers.layer("simplernn_1", in: "keras/weights/simple_rnn_theano_1.h5")
-        let w = tensor([1, 6]), u = tensor([6, 6]), b = tensor([6])
-        let (op, params) = try KerasRecurrentFamily.map(context("SimpleRNN", real.config, producer: Producers.keras1,
+        let w = testTensor([1, 6]), u = testTensor([6, 6]), b = testTensor([6])
+        let (op, params) = try KerasRecurrentFamily.map(layerContext("SimpleRNN", real.config, producer: Producers.keras1,
             weights: [("simplernn_1_W", w), ("simplernn_1_U", u), ("simplernn_1_b", b)]))
         guard case .simpleRNN(let a) = op else { return XCTFail("\(op)") }
         XCTAssertEqual(a.units, 6)
@@ -162,13 +162,13 @@ final class KerasRecurrentTests: XCTestCase {
     /// CuDNNLSTM: the [8u] bias is input bias + recurrent bias. CuDNNGRU: [6u] → [2, 3u], reset_after.
     func testCuDNNBiases() throws {
         let cfg = JSONValue.object(["name": .string("cu"), "units": .number("2"), "return_sequences": .bool(false)])
-        let lstm = try KerasRecurrentFamily.map(context("CuDNNLSTM", cfg, producer: Producers.keras2, weights: [
-            ("kernel:0", tensor([3, 8])), ("recurrent_kernel:0", tensor([2, 8])), ("bias:0", tensor([16]))]))
+        let lstm = try KerasRecurrentFamily.map(layerContext("CuDNNLSTM", cfg, producer: Producers.keras2, weights: [
+            ("kernel:0", testTensor([3, 8])), ("recurrent_kernel:0", testTensor([2, 8])), ("bias:0", testTensor([16]))]))
         guard case .lstm(let la) = lstm.op else { return XCTFail() }
         XCTAssertEqual(la.recurrent.recurrentActivation, .sigmoid)
         XCTAssertEqual(lstm.parameters["bias"]?.floats(), (0..<8).map { Float($0 + ($0 + 8)) })
-        let gru = try KerasRecurrentFamily.map(context("CuDNNGRU", cfg, producer: Producers.keras2, weights: [
-            ("kernel:0", tensor([3, 6])), ("recurrent_kernel:0", tensor([2, 6])), ("bias:0", tensor([12]))]))
+        let gru = try KerasRecurrentFamily.map(layerContext("CuDNNGRU", cfg, producer: Producers.keras2, weights: [
+            ("kernel:0", testTensor([3, 6])), ("recurrent_kernel:0", testTensor([2, 6])), ("bias:0", testTensor([12]))]))
         guard case .gru(let ga) = gru.op else { return XCTFail() }
         XCTAssertTrue(ga.resetAfter)
         XCTAssertEqual(gru.parameters["bias"]?.shape, [2, 6])
@@ -177,12 +177,12 @@ final class KerasRecurrentTests: XCTestCase {
 
     func testWrongShapesAreClearErrors() throws {
         let real = try CorpusLayers.layer("lstm_1", in: "keras/fullconfigs/lstm/lstm_th_keras_2_config.json")
-        assertThrows(.shapeMismatch) {
-            _ = try KerasRecurrentFamily.map(context("LSTM", real.config, producer: Producers.keras2,
-                weights: [("kernel", tensor([12, 10])), ("recurrent_kernel", tensor([96, 384])), ("bias", tensor([384]))]))
+        assertGraftError(.shapeMismatch) {
+            _ = try KerasRecurrentFamily.map(layerContext("LSTM", real.config, producer: Producers.keras2,
+                weights: [("kernel", testTensor([12, 10])), ("recurrent_kernel", testTensor([96, 384])), ("bias", testTensor([384]))]))
         }
-        assertThrows(.missingWeights) {
-            _ = try KerasRecurrentFamily.map(context("LSTM", real.config, producer: Producers.keras2, weights: [("kernel", tensor([12, 384]))]))
+        assertGraftError(.missingWeights) {
+            _ = try KerasRecurrentFamily.map(layerContext("LSTM", real.config, producer: Producers.keras2, weights: [("kernel", testTensor([12, 384]))]))
         }
     }
 }
