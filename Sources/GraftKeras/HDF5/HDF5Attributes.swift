@@ -47,11 +47,12 @@ extension HDF5Object {
         guard hasAttribute(name) else { return nil }
         let location = "\(path) attribute '\(name)'"
         return try withAttribute(name) { aid, type, count -> [String] in
+            // numpy writes an empty list as an empty float array.
+            if count == 0 { return [] }
             guard H5Tget_class(type) == H5T_STRING else {
                 throw file.error("attribute is not a string", at: location, expected: "a string attribute",
                                  found: "HDF5 type class \(H5Tget_class(type).rawValue)")
             }
-            if count == 0 { return [] }
             let space = H5Aget_space(aid)
             defer { H5Sclose(space) }
             if H5Tis_variable_str(type) > 0 {
