@@ -120,7 +120,15 @@ struct KerasGraphBuilder {
         }
 
         var pending: [(layer: KerasLayerSpec, call: Int)] = []
-        for layer in model.layers {
+        // Input layers in the model's `input_layers` order first (callers feed inputs in that
+        // order), then any other input layer in config order.
+        let inputOrder = Dictionary(model.inputs.enumerated().map { ($1.layer, $0) }, uniquingKeysWith: { a, _ in a })
+        let ordered = model.layers.enumerated().sorted { a, b in
+            let ka = a.element.className == "InputLayer" ? (inputOrder[a.element.name] ?? model.inputs.count) : Int.max
+            let kb = b.element.className == "InputLayer" ? (inputOrder[b.element.name] ?? model.inputs.count) : Int.max
+            return ka != kb ? ka < kb : a.offset < b.offset
+        }.map(\.element)
+        for layer in ordered {
             if layer.className == "InputLayer" {
                 if let bound {
                     guard let i = model.inputs.firstIndex(where: { $0.layer == layer.name }) else {
