@@ -136,6 +136,22 @@ final class KerasConvolutionTests: XCTestCase {
         XCTAssertEqual(p["kernel"]?.floats(), [0, 2, 4, 1, 3, 5])
     }
 
+    /// Keras 1 Deconvolution2D gives `output_shape`; with a 2×2 input, 3×3 kernel, stride 2,
+    /// valid padding the natural size is (2 − 1)·2 + 3 = 5, so 6 × 5 needs output padding (1, 0).
+    func testKeras1DeconvolutionOutputShape() throws {
+        let real = try CorpusLayers.layer("convolution2d_1", in: "keras/weights/conv2d_theano_1.h5")
+        let shape = JSONValue.array([.null, .number("6"), .number("5"), .number("2")])
+        let config = configWith(real.config, ["nb_filter": .number("2"), "subsample": .array([.number("2"), .number("2")]),
+                                              "output_shape": shape])
+        var ctx = layerContext("Deconvolution2D", config, producer: Producers.keras1,
+                               weights: [("W", testTensor([3, 3, 3, 2])), ("b", testTensor([2]))])
+        ctx.inputShapes = [[2, 2, 3]]
+        guard case .conv(let a) = try KerasConvolutionFamily.map(ctx).op else { return XCTFail() }
+        XCTAssertEqual(a.kind, .transposed(outputPadding: [1, 0]))
+        ctx.inputShapes = [[1, 1, 3]]  // natural size 3: 6 is out of reach
+        assertGraftError(.unsupported) { _ = try KerasConvolutionFamily.map(ctx) }
+    }
+
     func testBadKernelIsClearError() throws {
         let real = try CorpusLayers.layer("conv2d_1", in: "keras/weights/conv2d_tensorflow_2.h5")
         assertGraftError(.shapeMismatch) {

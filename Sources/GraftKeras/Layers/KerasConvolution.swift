@@ -144,8 +144,13 @@ public enum KerasConvolutionFamily: KerasLayerFamily {
                                   expected: "[k…, \(filters), in]", found: "\(kernel.shape)")
             }
             parameters["kernel"] = kernel
-            let outputPadding: [Int]? = config.value(["output_padding"]) == nil
+            var outputPadding: [Int]? = config.value(["output_padding"]) == nil
                 ? nil : try config.spatialInts(["output_padding"], rank: rank)
+            if isKeras1, outputPadding == nil {
+                outputPadding = try keras1OutputPadding(layer, config, rank: rank, dataFormat: dataFormat,
+                                                        kernelSize: kernelSize, strides: strides, dilation: dilation,
+                                                        padding: padding)
+            }
             kind = .transposed(outputPadding: outputPadding)
         }
         if useBias {
@@ -161,6 +166,30 @@ public enum KerasConvolutionFamily: KerasLayerFamily {
                                         strides: strides, padding: padding, dilation: dilation, groups: groups,
                                         dataFormat: dataFormat, activation: activation, useBias: useBias)
         return (.conv(attributes), parameters)
+    }
+
+    /// Keras 1 Deconvolution2D states its full `output_shape` (batch first) instead of an output
+    /// padding; turn it into the padding that gives that size, (in − 1)·s + k_eff − 2·pad +
+    /// outputPadding with pad = k_eff/2 for `same`. Nil when the config or input size is unknown.
+    static func keras1OutputPadding(_ layer: KerasLayerContext, _ config: KerasConfig, rank: Int, dataFormat: DataFormat,
+                                    kernelSize: [Int], strides: [Int], dilation: [Int], padding: Padding) throws -> [Int]? {
+        guard let shape = config.value(["output_shape"])?.arrayValue, shape.count == rank + 2,
+              let input = layer.inputShapes.first, input.count == rank + 1 else { return nil }
+        let spatialRange = dataFormat == .channelsFirst ? 2..<(rank + 2) : 1..<(rank + 1)
+        let inputRange = dataFormat == .channelsFirst ? 1..<(rank + 1) : 0..<rank
+        var result: [Int] = []
+        for (i, (o, n)) in zip(spatialRange, inputRange).enumerated() {
+            guard let out = shape[o].intValue, let inSize = input[n] else { return nil }
+            let effective = (kernelSize[i] - 1) * dilation[i] + 1
+            let pad = padding == .same ? effective / 2 : 0
+            let extra = out - ((inSize - 1) * strides[i] + effective - 2 * pad)
+            guard extra >= 0, extra == 0 || extra < strides[i] else {
+                throw layer.error(.unsupported, "output_shape cannot be produced by this deconvolution",
+                                  field: "output_shape", found: shape.map(\.description).joined(separator: ", "))
+            }
+            result.append(extra)
+        }
+        return result
     }
 
     /// Keras 1 `Convolution1D` kernels are 4-D (it ran as a 2-D convolution):
