@@ -24,7 +24,17 @@ final class KerasConformanceTests: XCTestCase {
         var format: String
         var passed: Bool
         var detail: String
+        var knownUnsupported = false
     }
+
+    /// Cases whose models hold built-in Keras layers the IR has no op for yet. Each must fail
+    /// with an `unknownLayer` error naming the class; when one starts passing, remove it here.
+    static let knownUnsupported: [String: String] = [
+        "keras/tfkeras/cnn2d_92": "LocallyConnected2D",
+        "keras/tfkeras/convlstm2d_1": "ConvLSTM2D",
+        "keras/tfkeras/convlstm2d_16": "ConvLSTM2D",
+        "keras/weights/keras-attention": "Attention",
+    ]
 
     func testKerasCorpus() throws {
         let cases = try Corpus.cases(formats: Self.formats)
@@ -33,7 +43,7 @@ final class KerasConformanceTests: XCTestCase {
         for entry in cases {
             let id = entry["id"]?.stringValue ?? "?"
             for variant in variants(of: entry) {
-                let outcome: Outcome
+                var outcome: Outcome
                 do {
                     let detail = try run(entry, variant)
                     outcome = Outcome(id: id, variant: variant.label, format: variant.format, passed: true, detail: detail)
@@ -41,22 +51,33 @@ final class KerasConformanceTests: XCTestCase {
                     outcome = Outcome(id: id, variant: variant.label, format: variant.format, passed: false,
                                       detail: "\(error)")
                 }
-                print("\(outcome.passed ? "PASS" : "FAIL") \(id) [\(variant.label)] \(outcome.detail)")
+                var label = outcome.passed ? "PASS" : "FAIL"
+                if let className = Self.knownUnsupported[id] {
+                    // Expected: a clear error naming the unsupported class.
+                    let clear = !outcome.passed && outcome.detail.contains(className)
+                        && (outcome.detail.contains("unknown") || outcome.detail.contains("cannot read"))
+                    label = clear ? "KNOWN-UNSUPPORTED" : "FAIL (known-unsupported case changed)"
+                    outcome.passed = clear
+                    outcome.knownUnsupported = clear
+                }
+                print("\(label) \(id) [\(variant.label)] \(outcome.detail)")
                 outcomes.append(outcome)
             }
         }
-        var byFormat: [String: (pass: Int, total: Int)] = [:]
+        var byFormat: [String: (pass: Int, known: Int, total: Int)] = [:]
         for o in outcomes {
-            var t = byFormat[o.format, default: (0, 0)]
+            var t = byFormat[o.format, default: (0, 0, 0)]
             t.total += 1
-            if o.passed { t.pass += 1 }
+            if o.knownUnsupported { t.known += 1 } else if o.passed { t.pass += 1 }
             byFormat[o.format] = t
         }
         for (format, t) in byFormat.sorted(by: { $0.key < $1.key }) {
-            print("TOTAL \(format): \(t.pass)/\(t.total) passed")
+            print("TOTAL \(format): \(t.pass)/\(t.total) passed, \(t.known) known-unsupported")
         }
-        let passed = outcomes.filter(\.passed).count
-        print("TOTAL keras: \(passed)/\(outcomes.count) passed")
+        let passed = outcomes.filter { $0.passed && !$0.knownUnsupported }.count
+        let known = outcomes.filter(\.knownUnsupported).count
+        print("TOTAL keras: \(passed)/\(outcomes.count) passed, \(known) known-unsupported, "
+              + "\(outcomes.count - passed - known) failed")
         for o in outcomes where !o.passed {
             XCTFail("\(o.id) [\(o.variant)]: \(o.detail)")
         }
