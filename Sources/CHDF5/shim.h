@@ -84,6 +84,23 @@ static inline int graft_h5_dataset_layout(hid_t dataset) {
     default: return -1;
     }
 }
+/* Opens a file read-only. When HDF5's file locking fails (read-only or network file
+   systems), retries with locking disabled: a reader never needs the lock. */
+static inline hid_t graft_h5_open_readonly(const char *path) {
+    hid_t fid = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+#if H5_VERSION_GE(1, 10, 7)
+    if (fid < 0) {
+        hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+        if (fapl >= 0) {
+            H5Pset_file_locking(fapl, 0, 1);
+            fid = H5Fopen(path, H5F_ACC_RDONLY, fapl);
+            H5Pclose(fapl);
+        }
+    }
+#endif
+    return fid;
+}
+
 /* Silence HDF5's automatic error stack printing; Graft reports errors itself. */
 static inline void graft_h5_silence_errors(void)  { H5Eset_auto2(H5E_DEFAULT, NULL, NULL); }
 #endif

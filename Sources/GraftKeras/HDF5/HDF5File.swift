@@ -28,7 +28,7 @@ public final class HDF5File: @unchecked Sendable {
         guard H5Fis_hdf5(path) > 0 else {
             throw GraftError(.malformed, "not an HDF5 file", file: path, expected: "HDF5 signature")
         }
-        let fid = H5Fopen(path, graft_h5f_acc_rdonly(), graft_h5p_default())
+        let fid = graft_h5_open_readonly(path)
         guard fid >= 0 else {
             throw GraftError(.io, "HDF5 could not open the file", file: path)
         }
