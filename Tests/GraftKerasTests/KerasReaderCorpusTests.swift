@@ -101,3 +101,54 @@ final class KerasReaderCorpusTests: XCTestCase {
         }
     }
 }
+
+/// Damaged and mismatched inputs give a clear error, never a crash.
+final class KerasReaderBadInputTests: XCTestCase {
+    func corpusBytes(_ relative: String) throws -> Data {
+        let path = HDF5Tests.corpus.appendingPathComponent(relative).path
+        guard let data = FileManager.default.contents(atPath: path) else { throw XCTSkip("corpus not found at \(path)") }
+        return data
+    }
+
+    func temporary(_ data: Data, suffix: String) -> String {
+        let path = NSTemporaryDirectory() + "graft-bad-\(UUID().uuidString)\(suffix)"
+        FileManager.default.createFile(atPath: path, contents: data)
+        return path
+    }
+
+    func testTruncatedFilesAreErrors() throws {
+        for (file, suffix) in [("keras/weights/dense_tensorflow_2.h5", ".h5"),
+                               ("modern/lstm_tdd/lstm_tdd__keras3.keras", ".keras")] {
+            let data = try corpusBytes(file)
+            for fraction in [0.1, 0.5, 0.9] {
+                let path = temporary(data.prefix(Int(Double(data.count) * fraction)), suffix: suffix)
+                defer { try? FileManager.default.removeItem(atPath: path) }
+                XCTAssertThrowsError(try KerasReader.read(path: path), "\(file) cut at \(fraction)") { error in
+                    XCTAssertNotNil(error as? GraftError)
+                    XCTAssertEqual((error as? GraftError)?.file, path)
+                }
+            }
+        }
+    }
+
+    func testConfigWithoutMatchingWeightsNamesTheLayer() throws {
+        // The ELU example's config against another model's weights: its dense layer finds no weights.
+        let config = HDF5Tests.corpus.appendingPathComponent("keras/examples/activations/ELU_0_config.json").path
+        let weights = HDF5Tests.corpus.appendingPathComponent("keras/tfscope/model.weight").path
+        guard FileManager.default.fileExists(atPath: config) else { throw XCTSkip("corpus not found") }
+        XCTAssertThrowsError(try KerasReader.read(configPath: config, weightsPath: weights)) { error in
+            let e = error as? GraftError
+            XCTAssertEqual(e?.kind, .missingWeights)
+            XCTAssertTrue(e?.location?.contains("(Dense)") ?? false, "\(error)")
+        }
+    }
+
+    func testZipThatIsNotAKerasArchive() throws {
+        let path = temporary(Data(try ZipWriter.archive([("hello.txt", Array("hi".utf8))])), suffix: ".keras")
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        XCTAssertThrowsError(try KerasReader.read(path: path)) { error in
+            XCTAssertEqual((error as? GraftError)?.kind, .malformed)
+            XCTAssertEqual((error as? GraftError)?.location, "config.json")
+        }
+    }
+}
