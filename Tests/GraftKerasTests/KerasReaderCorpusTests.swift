@@ -112,7 +112,7 @@ final class KerasReaderBadInputTests: XCTestCase {
 
     func temporary(_ data: Data, suffix: String) -> String {
         let path = NSTemporaryDirectory() + "graft-bad-\(UUID().uuidString)\(suffix)"
-        FileManager.default.createFile(atPath: path, contents: data)
+        _ = FileManager.default.createFile(atPath: path, contents: data)
         return path
     }
 

@@ -164,7 +164,7 @@ public enum KerasReader {
             throw GraftError(.unsupported, "Keras 3 archive without model.weights.h5", file: path,
                              location: "model.weights.h5", expected: "model.weights.h5", found: found)
         }
-        let temporary = try TemporaryFile(bytes: try archive.read("model.weights.h5"), suffix: ".weights.h5")
+        let temporary = try TemporaryFile(zipPath: path, entry: "model.weights.h5", suffix: ".weights.h5")
         let model = try KerasModelConfigParser.parseModel(config, file: path)
         let version = metadata["keras_version"]?.stringValue ?? "3"
         let producer = KerasProducer(major: majorVersion(version) ?? 3, version: version,
