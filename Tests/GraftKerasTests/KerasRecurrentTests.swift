@@ -159,20 +159,43 @@ final class KerasRecurrentTests: XCTestCase {
         XCTAssertTrue(params["bias"]!.bitwiseEqual(b))
     }
 
-    /// CuDNNLSTM: the [8u] bias is input bias + recurrent bias. CuDNNGRU: [6u] → [2, 3u], reset_after.
-    func testCuDNNBiases() throws {
-        let cfg = JSONValue.object(["name": .string("cu"), "units": .number("2"), "return_sequences": .bool(false)])
-        let lstm = try KerasRecurrentFamily.map(layerContext("CuDNNLSTM", cfg, producer: Producers.keras2, weights: [
-            ("kernel:0", testTensor([3, 8])), ("recurrent_kernel:0", testTensor([2, 8])), ("bias:0", testTensor([16]))]))
-        guard case .lstm(let la) = lstm.op else { return XCTFail() }
-        XCTAssertEqual(la.recurrent.recurrentActivation, .sigmoid)
-        XCTAssertEqual(lstm.parameters["bias"]?.floats(), (0..<8).map { Float($0 + ($0 + 8)) })
-        let gru = try KerasRecurrentFamily.map(layerContext("CuDNNGRU", cfg, producer: Producers.keras2, weights: [
-            ("kernel:0", testTensor([3, 6])), ("recurrent_kernel:0", testTensor([2, 6])), ("bias:0", testTensor([12]))]))
-        guard case .gru(let ga) = gru.op else { return XCTFail() }
-        XCTAssertTrue(ga.resetAfter)
-        XCTAssertEqual(gru.parameters["bias"]?.shape, [2, 6])
-        XCTAssertEqual(gru.parameters["bias"]?.floats(), (0..<12).map(Float.init))
+    /// CuDNN layers: each gate block of a kernel is C-ordered bytes of a [u, rows] matrix
+    /// applied as W·x, so canonical block = reshape(block, [u, rows])ᵀ; recurrent blocks are
+    /// transposed. With in = 2, u = 3 and stored kernel = arange(18) as [2, 9], gate z's
+    /// block [[0,1,2],[9,10,11]] reads as W = [[0,1],[2,9],[10,11]], canonical [[0,2,10],[1,9,11]].
+    func testCuDNNGRUWeights() throws {
+        let cfg = JSONValue.object(["name": .string("cu"), "units": .number("3")])
+        for className in ["CuDNNGRU", "GRU"] {  // a GRU config with CuDNN weights is read the same way
+            let (op, p) = try KerasRecurrentFamily.map(layerContext(className, cfg, producer: Producers.keras2, weights: [
+                ("kernel:0", testTensor([2, 9])), ("recurrent_kernel:0", testTensor([3, 9])), ("bias:0", testTensor([18]))]))
+            guard case .gru(let a) = op else { return XCTFail() }
+            XCTAssertTrue(a.resetAfter)
+            XCTAssertEqual(p["kernel"]?.floats(), [0, 2, 10, 3, 5, 13, 6, 8, 16,
+                                                   1, 9, 11, 4, 12, 14, 7, 15, 17])
+            XCTAssertEqual(Array(p["recurrentKernel"]!.floats()[0..<9]), [0, 9, 18, 3, 12, 21, 6, 15, 24])
+            XCTAssertEqual(p["bias"]?.shape, [2, 9])
+            XCTAssertEqual(p["bias"]?.floats(), (0..<18).map(Float.init))
+        }
+    }
+
+    /// CuDNNLSTM: the same block conversion for 4 gates; the [8u] bias is input + recurrent bias.
+    func testCuDNNLSTMWeights() throws {
+        let cfg = JSONValue.object(["name": .string("cu"), "units": .number("1"), "return_sequences": .bool(false)])
+        // u = 1: kernel blocks are [rows, 1] columns, unchanged by the conversion.
+        let (op, p) = try KerasRecurrentFamily.map(layerContext("CuDNNLSTM", cfg, producer: Producers.keras2, weights: [
+            ("kernel:0", testTensor([3, 4])), ("recurrent_kernel:0", testTensor([1, 4])), ("bias:0", testTensor([8]))]))
+        guard case .lstm(let a) = op else { return XCTFail() }
+        XCTAssertEqual(a.recurrent.recurrentActivation, .sigmoid)
+        XCTAssertEqual(p["kernel"]?.floats(), (0..<12).map(Float.init))
+        XCTAssertEqual(p["bias"]?.floats(), [4, 6, 8, 10])
+        // u = 2, in = 1: gate i block [[0, 1]] reads as W = [[0], [1]], canonical [[0, 1]] —
+        // but the recurrent block [[0, 1], [8, 9]] is transposed to [[0, 8], [1, 9]].
+        let cfg2 = JSONValue.object(["name": .string("cu"), "units": .number("2")])
+        let q = try KerasRecurrentFamily.map(layerContext("LSTM", cfg2, producer: Producers.keras2, weights: [
+            ("kernel:0", testTensor([1, 8])), ("recurrent_kernel:0", testTensor([2, 8])), ("bias:0", testTensor([16]))])).parameters
+        XCTAssertEqual(q["kernel"]?.floats(), (0..<8).map(Float.init))
+        XCTAssertEqual(q["recurrentKernel"]?.floats(), [0, 8, 2, 10, 4, 12, 6, 14, 1, 9, 3, 11, 5, 13, 7, 15])
+        XCTAssertEqual(q["bias"]?.floats(), (0..<8).map { Float($0 + $0 + 8) })
     }
 
     func testWrongShapesAreClearErrors() throws {

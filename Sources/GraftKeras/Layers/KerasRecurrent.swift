@@ -14,8 +14,10 @@ import OrderedCollections
 ///   (file order i, c, f, o), found by name and joined as i, f, c, o. Keras 1 GRU: 9 arrays
 ///   `W_z, U_z, b_z, W_r, U_r, b_r, W_h, U_h, b_h`. Keras 1 SimpleRNN: `W, U, b`. A Keras 1
 ///   layer saved with `consume_less='gpu'` stores 3 arrays already in Keras 2 layout.
-/// - CuDNNLSTM: bias [8u] = input bias then recurrent bias; they are summed. CuDNNGRU: bias
-///   [6u] becomes [2, 3u] and the op has `resetAfter = true`.
+/// - CuDNNLSTM / CuDNNGRU (and LSTM / GRU configs carrying their weights, told by the bias
+///   size): each gate block of the kernels is in cuDNN's layout and is converted (see
+///   `fromCuDNN`); the LSTM bias [8u] = input bias then recurrent bias is summed; the GRU
+///   bias [6u] becomes [2, 3u] and the op has `resetAfter = true`.
 public enum KerasRecurrentFamily: KerasLayerFamily {
     public static var classNames: Set<String> { ["SimpleRNN", "LSTM", "GRU", "CuDNNLSTM", "CuDNNGRU"] }
 
@@ -149,6 +151,25 @@ public enum KerasRecurrentFamily: KerasLayerFamily {
         return (kernel, recurrent, bias)
     }
 
+    /// Keras' CuDNN layers hand each gate's [rows, u] block to cuDNN as C-ordered bytes that
+    /// cuDNN reads as a [u, rows] matrix W and applies as W·x. The canonical block (used as
+    /// x·K) is therefore Kᵍ = reshape(block, [u, rows])ᵀ — for the square recurrent blocks
+    /// just the transpose (Keras' `_convert_rnn_weights` does the same).
+    static func fromCuDNN(_ layer: KerasLayerContext, _ t: Tensor, gates: Int, units: Int) throws -> Tensor {
+        guard t.rank == 2, t.shape[1] == gates * units else {
+            throw layer.error(.shapeMismatch, "CuDNN kernel has the wrong shape", field: "kernel",
+                              expected: "[rows, \(gates * units)]", found: "\(t.shape)")
+        }
+        let rows = t.shape[0]
+        let byGate = try t.reshaped([rows, gates, units]).transposed([1, 0, 2]).reshaped([gates * rows * units])
+        var blocks: [Tensor] = []
+        for g in 0..<gates {
+            let flat = try KerasWeightLayout.slice(byGate, start: g * rows * units, length: rows * units)
+            blocks.append(try flat.reshaped([units, rows]).transposed([1, 0]))
+        }
+        return try KerasWeightLayout.concatenate(blocks, axis: 1)
+    }
+
     static func parameters(_ kernel: Tensor, _ recurrent: Tensor, _ bias: Tensor?) -> OrderedDictionary<String, Tensor> {
         var p: OrderedDictionary<String, Tensor> = ["kernel": kernel, "recurrentKernel": recurrent]
         if let bias { p["bias"] = bias }
@@ -187,12 +208,16 @@ public enum KerasRecurrentFamily: KerasLayerFamily {
         } else {
             (kernel, recurrent, bias) = try combinedWeights(layer, useBias: useBias)
         }
-        if layer.className == "CuDNNLSTM", let b = bias {
-            // [8u]: input-side bias then recurrent-side bias; the cell adds both.
-            guard b.shape == [8 * u] else {
+        // CuDNN weights: from a CuDNNLSTM, or (as Keras' own loader accepts) an LSTM config
+        // paired with CuDNNLSTM weights, recognised by the [8u] bias.
+        if layer.className == "CuDNNLSTM" || bias?.shape == [8 * u] {
+            guard let b = bias, b.shape == [8 * u] else {
                 throw layer.error(.shapeMismatch, "CuDNNLSTM bias has the wrong shape", field: "bias",
-                                  expected: "[\(8 * u)]", found: "\(b.shape)")
+                                  expected: "[\(8 * u)]", found: "\(bias.map { "\($0.shape)" } ?? "none")")
             }
+            kernel = try fromCuDNN(layer, kernel, gates: 4, units: u)
+            recurrent = try fromCuDNN(layer, recurrent, gates: 4, units: u)
+            // [8u]: input-side bias then recurrent-side bias; the cell adds both.
             bias = try KerasWeightLayout.sum(KerasWeightLayout.slice(b, start: 0, length: 4 * u),
                                              KerasWeightLayout.slice(b, start: 4 * u, length: 4 * u))
         }
@@ -215,16 +240,21 @@ public enum KerasRecurrentFamily: KerasLayerFamily {
             resetAfter = false
         } else {
             (kernel, recurrent, bias) = try combinedWeights(layer, useBias: useBias)
-            if layer.className == "CuDNNGRU" {
+            // CuDNN weights: from a CuDNNGRU, or a GRU config paired with CuDNNGRU weights ([6u] bias).
+            if layer.className == "CuDNNGRU" || bias?.shape == [6 * u] {
                 resetAfter = true
-                if let b = bias {
-                    // [6u]: input-side bias then recurrent-side bias.
-                    guard b.shape == [6 * u] || b.shape == [2, 3 * u] else {
-                        throw layer.error(.shapeMismatch, "CuDNNGRU bias has the wrong shape", field: "bias",
-                                          expected: "[\(6 * u)]", found: "\(b.shape)")
-                    }
-                    bias = try b.reshaped([2, 3 * u])
+                guard let b = bias, b.shape == [6 * u] else {
+                    throw layer.error(.shapeMismatch, "CuDNNGRU bias has the wrong shape", field: "bias",
+                                      expected: "[\(6 * u)]", found: "\(bias.map { "\($0.shape)" } ?? "none")")
                 }
+                if config.value(["reset_after"])?.boolValue == false {
+                    throw layer.error(.unsupported, "CuDNNGRU weights need reset_after=True", field: "reset_after",
+                                      expected: "true", found: "false")
+                }
+                kernel = try fromCuDNN(layer, kernel, gates: 3, units: u)
+                recurrent = try fromCuDNN(layer, recurrent, gates: 3, units: u)
+                // [6u]: input-side bias then recurrent-side bias.
+                bias = try b.reshaped([2, 3 * u])
             } else if let explicit = config.value(["reset_after"]) {
                 guard let flag = explicit.boolValue else {
                     throw layer.error(.malformed, "field is not a boolean", field: "reset_after", found: explicit.description)
