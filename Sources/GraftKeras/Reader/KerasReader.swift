@@ -228,11 +228,13 @@ public enum KerasReader {
         return false
     }
 
-    /// Image inputs default to channels-last; an input read directly by a channels-first
-    /// convolution, pooling, padding or upsampling layer is channels-first.
+    /// Image inputs default to channels-last (and rank-2 inputs to [time, features]); an input
+    /// read directly by a channels-first convolution, pooling, padding or upsampling layer is
+    /// channels-first (for Conv1D: [channels, steps]).
     static func assignImageLayouts(_ nodes: inout [Node]) {
         for i in nodes.indices {
-            guard case .input(var attributes) = nodes[i].op, attributes.layout == .channelsLast else { continue }
+            guard case .input(var attributes) = nodes[i].op,
+                  attributes.layout == .channelsLast || attributes.layout == .sequenceTimeMajorFeatures else { continue }
             let name = nodes[i].name
             let consumers = nodes.filter { $0.inputs.contains { $0.node == name } }
             if consumers.contains(where: { dataFormat(of: $0.op) == .channelsFirst }) {
