@@ -49,6 +49,17 @@ final class KerasReaderCorpusTests: XCTestCase {
                        ["layers/lstm/cell/vars/0", "layers/lstm/cell/vars/1", "layers/lstm/cell/vars/2"])
     }
 
+    func testChannelsFirstConv1DInputLayout() throws {
+        // Manifest: `_cf_` Conv1D cases are channels-first ([batch, channels, steps]), `_cl_` channels-last.
+        let cf = try KerasReader.read(path: try corpusPath("keras/examples/conv1d/conv1d_k2_s1_d1_cf_same_model.h5"))
+        let cl = try KerasReader.read(path: try corpusPath("keras/examples/conv1d/conv1d_k2_s1_d1_cl_same_model.h5"))
+        guard case .input(let a) = cf.inputs.first?.op, case .input(let b) = cl.inputs.first?.op else {
+            return XCTFail("no input nodes")
+        }
+        XCTAssertEqual(a.layout, .channelsFirst)
+        XCTAssertEqual(b.layout, .sequenceTimeMajorFeatures)
+    }
+
     func testFrozenLayersFromTrainableFalse() throws {
         // Manifest notes: frozen (trainable=False) layers base_1, base_2, base_bn.
         for file in ["modern/frozen_layers/frozen_layers__tfkeras.h5", "modern/frozen_layers/frozen_layers__keras3.keras"] {
