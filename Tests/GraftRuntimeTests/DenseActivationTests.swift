@@ -57,6 +57,15 @@ final class DenseActivationTests: XCTestCase {
         assertTensor(y, shape: [2, 3], expected, tol: 1e-12)
     }
 
+    func testHalfPrecisionWeightsComputeInFloat32() throws {
+        let params = ["kernel": Tensor(shape: [2, 3], floats: w).converted(to: .float16),
+                      "bias": Tensor(shape: [3], floats: bias).converted(to: .float16)]
+        let g = singleOpGraph(.dense(DenseAttributes(units: 3)), inputShape: [2], parameters: params)
+        let y = try runOne(g, [Tensor(shape: [2, 2], floats: x)])
+        XCTAssertEqual(y.dtype, .float32)
+        assertTensor(y, shape: [2, 3], expectedLinear, tol: 2e-3)
+    }
+
     func testDenseOnSequenceAppliesPerStep() throws {
         // [batch 1, time 2, features 2]: each step is projected independently.
         let y = try runOne(denseGraph(.linear, inputShape: [nil, 2]), [Tensor(shape: [1, 2, 2], floats: x)])

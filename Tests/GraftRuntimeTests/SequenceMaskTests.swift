@@ -99,6 +99,13 @@ final class SequenceMaskTests: XCTestCase {
         assertTensor(y, shape: [1, 2, 3], expected)
     }
 
+    func testTimeDistributedFlatten() throws {
+        let g = singleOpGraph(.timeDistributed(layer: .flatten), inputShape: [2, 2, 2])
+        let v = (0..<8).map(Float.init)
+        let y = try runOne(g, [Tensor(shape: [1, 2, 2, 2], floats: v)])
+        assertTensor(y, shape: [1, 2, 4], v.map(Double.init), tol: 0)
+    }
+
     func testOutputLayerKinds() throws {
         let w = Tensor(shape: [2, 2], floats: [1, -1, 2, 0.5])
         let bias = Tensor(shape: [2], floats: [0.1, 0.2])
