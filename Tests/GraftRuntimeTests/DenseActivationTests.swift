@@ -90,7 +90,10 @@ final class DenseActivationTests: XCTestCase {
         let cases: [(ActivationFunction, (Double) -> Double)] = [
             (.linear, { $0 }),
             (.plainRelu, { max($0, 0) }),
-            (.relu(maxValue: 1.0, negativeSlope: 0.1, threshold: 0.5), { $0 >= 0.5 ? min($0, 1.0) : 0.1 * ($0 - 0.5) }),
+            // Keras: x·[x > threshold], clipped to [0, max_value] when set, minus slope·relu(threshold − x).
+            (.relu(maxValue: 1.0, negativeSlope: 0.1, threshold: 0.5), { $0 > 0.5 ? min($0, 1.0) : 0.1 * ($0 - 0.5) }),
+            (.relu(maxValue: 2.0, negativeSlope: 0, threshold: -1), { $0 > -1 ? min(max($0, 0), 2) : 0 }),
+            (.relu(maxValue: nil, negativeSlope: 0, threshold: -1), { $0 > -1 ? $0 : 0 }),
             (.relu6, { min(max($0, 0), 6) }),
             (.leakyRelu(alpha: 0.3), { $0 < 0 ? 0.3 * $0 : $0 }),
             (.elu(alpha: 1.5), { $0 < 0 ? 1.5 * (Foundation.exp($0) - 1) : $0 }),
