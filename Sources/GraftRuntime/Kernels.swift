@@ -106,14 +106,21 @@ enum InputKernel {
 
 /// Converts internal tensors back to the layout the caller expects.
 enum OutputLayout {
-    /// When any graph input is a DL4J sequence ([batch, features, time]), rank-3 outputs go
-    /// back to that layout; everything else leaves as computed.
+    /// Rank-3 outputs go back to DL4J's [batch, features, time] when any graph input is a
+    /// DL4J sequence, or when the graph comes from DL4J and no input declares Keras'
+    /// [batch, time, features] (a DL4J graph can make sequences from feed-forward inputs, e.g.
+    /// EmbeddingSequenceLayer or DuplicateToTimeSeries, and still returns them as NCW).
+    /// Everything else leaves as computed.
     static func toCaller(_ tensor: Tensor, graph: Graph, node: String) throws -> Tensor {
-        let dl4jSequences = graph.inputs.contains { n in
-            if case .input(let a) = n.op { return a.layout == .sequenceFeaturesTime }
-            return false
+        guard tensor.rank == 3 else { return tensor }
+        let layouts = graph.inputs.compactMap { n -> DataLayout? in
+            if case .input(let a) = n.op { return a.layout }
+            return nil
         }
-        if dl4jSequences && tensor.rank == 3 { return try tensor.transposed([0, 2, 1]) }
+        let fromDL4J = graph.source.format.lowercased().hasPrefix("dl4j")
+        if layouts.contains(.sequenceFeaturesTime) || (fromDL4J && !layouts.contains(.sequenceTimeMajorFeatures)) {
+            return try tensor.transposed([0, 2, 1])
+        }
         return tensor
     }
 }

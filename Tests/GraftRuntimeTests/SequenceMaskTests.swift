@@ -33,6 +33,14 @@ final class SequenceMaskTests: XCTestCase {
         assertTensor(y, shape: [2, 2], [Foundation.tanh(2.5), Foundation.tanh(-5), Foundation.tanh(3.5), Foundation.tanh(5)])
     }
 
+    func testDL4JEmbeddingSequenceReturnsNCW() throws {
+        // DL4J EmbeddingSequenceLayer on [batch, time] ids gives [batch, outputDim, time].
+        let g = singleOpGraph(.embedding(EmbeddingAttributes(inputDim: 4, outputDim: 2)), inputShape: [3],
+                              parameters: ["embeddings": table], source: "dl4j")
+        let y = try runOne(g, [Tensor(shape: [1, 3], floats: [1, 2, 3])])
+        assertTensor(y, shape: [1, 2, 3], [1, 2, 3, 10, 20, 30], tol: 0)
+    }
+
     /// ids → embedding(maskZero) → dense → lastTimeStep: the last step read is the last non-zero id.
     func testEmbeddingMaskPropagatesThroughDenseToLastTimeStep() throws {
         let g = Graph(nodes: [
