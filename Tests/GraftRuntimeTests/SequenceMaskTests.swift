@@ -56,6 +56,31 @@ final class SequenceMaskTests: XCTestCase {
         assertTensor(y, shape: [2, 1], [22, 11], tol: 0)
     }
 
+    /// A post-padded sequence under mask_zero gives the LSTM the same final state as the
+    /// unpadded sequence (the mask crosses from the embedding family to the recurrent one).
+    func testEmbeddingMaskReachesRecurrentLayer() throws {
+        func graph(steps: Int) -> Graph {
+            let units = 2
+            let lstm = Op.lstm(LSTMAttributes(RecurrentAttributes(units: units)))
+            return Graph(nodes: [
+                inputNode("ids", [steps]),
+                makeNode("emb", .embedding(EmbeddingAttributes(inputDim: 4, outputDim: 2, maskZero: true)), inputs: ["ids"],
+                         parameters: ["embeddings": Tensor(shape: [4, 2], floats: [0, 0, 0.5, -0.3, 0.2, 0.8, -0.6, 0.1])]),
+                makeNode("lstm", lstm, inputs: ["emb"], parameters: [
+                    "kernel": Tensor(shape: [2, 4 * units], floats: sampleValues(2 * 4 * units, seed: 1)),
+                    "recurrentKernel": Tensor(shape: [units, 4 * units], floats: sampleValues(units * 4 * units, seed: 3)),
+                    "bias": Tensor(shape: [4 * units], floats: sampleValues(4 * units, seed: 5)),
+                ]),
+            ], outputs: [NodeOutput("lstm")])
+        }
+        let padded = try runOne(graph(steps: 4), [Tensor(shape: [1, 4], floats: [1, 3, 0, 0])])
+        let plain = try runOne(graph(steps: 2), [Tensor(shape: [1, 2], floats: [1, 3])])
+        assertTensor(padded, shape: [1, 2], plain.doubles(), tol: 1e-6)
+        // Without the mask the padding steps change the result.
+        let unmaskedPadding = try runOne(graph(steps: 3), [Tensor(shape: [1, 3], floats: [1, 3, 2])])
+        XCTAssertGreaterThan(zip(unmaskedPadding.doubles(), plain.doubles()).map { abs($0 - $1) }.max() ?? 0, 1e-4)
+    }
+
     func testMaskingZeroesMaskedStepsAndMasksThem() throws {
         let g = Graph(nodes: [
             inputNode("x", [3, 2]),
