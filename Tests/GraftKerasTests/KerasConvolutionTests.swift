@@ -65,6 +65,26 @@ final class KerasConvolutionTests: XCTestCase {
         XCTAssertTrue(q["kernel"]!.bitwiseEqual(stored))
     }
 
+    /// Theano Conv1D (Keras 2 `embedding_conv1d_theano_2`) and depthwise kernels are rotated
+    /// too; a separable layer's 1×1 pointwise kernel is left as is.
+    func testTheanoConv1DAndDepthwiseRotated() throws {
+        let real = try CorpusLayers.layer("conv1d_1", in: "keras/weights/embedding_conv1d_theano_2.h5")
+        let (_, p) = try map("Conv1D", real.config, Producers.keras2Theano, [("conv1d_1/kernel", testTensor([3, 5, 6])),
+                                                                             ("conv1d_1/bias", testTensor([6]))])
+        var expected: [Float] = []
+        for k in 0..<3 { for i in 0..<5 { for o in 0..<6 { expected.append(Float(((2 - k) * 5 + i) * 6 + o)) } } }
+        XCTAssertEqual(p["kernel"]?.floats(), expected)
+
+        let sep = try CorpusLayers.layer("separable_conv2d_24", in: "keras/tfkeras/cnn2d_76.h5")
+        let config = configWith(sep.config, ["kernel_size": .array([.number("1"), .number("2")])])
+        let pw = testTensor([1, 1, 3, 4])
+        let (_, q) = try map("SeparableConv2D", config, Producers.keras2Theano,
+                             [("depthwise_kernel", testTensor([1, 2, 3, 1])), ("pointwise_kernel", pw), ("bias", testTensor([4]))])
+        // depthwise [1, 2, 3, 1]: the two columns of the 1×2 window swap.
+        XCTAssertEqual(q["depthwiseKernel"]?.floats(), [3, 4, 5, 0, 1, 2])
+        XCTAssertTrue(q["pointwiseKernel"]!.bitwiseEqual(pw))
+    }
+
     /// Keras 1 Convolution1D kernels are 4-D: [k, 1, in, filters], or [filters, in, k, 1] (Keras 1.1).
     func testKeras1Convolution1D() throws {
         let real = try CorpusLayers.layer("convolution1d_1", in: "keras/configs/keras1/keras1_tf_embedding_conv1d_config.json")
