@@ -22,6 +22,7 @@ final class KerasReaderCorpusTests: XCTestCase {
         XCTAssertEqual(graph.nodes[1].parameters["kernel"]?.shape, [4, 6])
         XCTAssertEqual(graph.outputs, [NodeOutput("dense_1")])
         XCTAssertNotNil(graph.source.extras["training_config"]?["optimizer_config"])
+        XCTAssertEqual(graph.nodes[1].extras["kerasWeightNames"], .array([.string("dense_1_W"), .string("dense_1_b")]))
 
         // The parameters are the file's bytes.
         let stored = try HDF5File(path: try corpusPath("keras/weights/dense_theano_1.h5")).root()

@@ -16,7 +16,14 @@ struct KerasGraphBuilder {
     private(set) var nodes: [Node] = []
     private var usedNames: Set<String> = []
     /// Weights and mapping already done for a layer (keyed by its path), reused by later calls.
-    private var mapped: [String: (op: Op, parameters: OrderedDictionary<String, Tensor>)] = [:]
+    private var mapped: [String: MappedLayer] = [:]
+
+    /// A layer's IR op and parameters, with the names its arrays had in the file.
+    struct MappedLayer {
+        var op: Op
+        var parameters: OrderedDictionary<String, Tensor>
+        var weightNames: [String]
+    }
 
     init(producer: KerasProducer, file: String?, store: any KerasWeightStore) {
         self.producer = producer; self.file = file; self.store = store
@@ -199,7 +206,7 @@ struct KerasGraphBuilder {
             return try build(sub, scope: scope + [layer], prefix: prefix + callName + "/", bound: inputs, frozen: isFrozen)
         }
         let path = (scope + [layer]).map(\.name).joined(separator: "/")
-        let result: (op: Op, parameters: OrderedDictionary<String, Tensor>)
+        let result: MappedLayer
         if let done = mapped[path] {
             result = done
         } else {
@@ -207,6 +214,10 @@ struct KerasGraphBuilder {
             mapped[path] = result
         }
         var extras: OrderedDictionary<String, JSONValue> = ["keras": layer.raw]
+        if !result.weightNames.isEmpty {
+            // The arrays' names in file order, so a writer can store them back under the same names.
+            extras["kerasWeightNames"] = .array(result.weightNames.map(JSONValue.string))
+        }
         if index > 0 {
             extras["sharedLayer"] = .string(prefix + layer.name)
             extras["call"] = JSONValue(index)
@@ -219,8 +230,7 @@ struct KerasGraphBuilder {
     }
 
     /// Reads the layer's weights and maps it through its family (or carries it opaquely).
-    func map(_ layer: KerasLayerSpec, scope: [KerasLayerSpec], inputs: [NodeOutput]) throws
-        -> (op: Op, parameters: OrderedDictionary<String, Tensor>) {
+    func map(_ layer: KerasLayerSpec, scope: [KerasLayerSpec], inputs: [NodeOutput]) throws -> MappedLayer {
         let location = "layer '\(layer.name)' (\(layer.className))"
         let weights: [KerasWeight]
         do {
@@ -231,7 +241,8 @@ struct KerasGraphBuilder {
         if KerasReader.isOpaque(layer) {
             var parameters: OrderedDictionary<String, Tensor> = [:]
             for w in weights { parameters[w.name] = w.tensor }
-            return (.opaque(OpaqueAttributes(format: "keras", className: layer.className, config: layer.config)), parameters)
+            let op = Op.opaque(OpaqueAttributes(format: "keras", className: layer.className, config: layer.config))
+            return MappedLayer(op: op, parameters: parameters, weightNames: weights.map(\.name))
         }
         guard let family = KerasLayerRegistry.family(for: layer.className) else {
             throw error(.unknownLayer, "unknown Keras layer class", location: location, field: "class_name",
@@ -243,6 +254,7 @@ struct KerasGraphBuilder {
         }
         let context = KerasLayerContext(name: layer.name, className: layer.className, config: layer.config,
                                         producer: producer, weights: weights, inputShapes: inputShapes, file: file)
-        return try family.map(context)
+        let result = try family.map(context)
+        return MappedLayer(op: result.op, parameters: result.parameters, weightNames: weights.map(\.name))
     }
 }
