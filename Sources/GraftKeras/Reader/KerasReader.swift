@@ -70,6 +70,8 @@ public enum KerasReader {
             var extras = self.extras
             extras["model_class"] = .string(model.className)
             extras["model_name"] = .string(model.name)
+            // The model config as read, so a same-format writer can reproduce model-level fields.
+            extras["model_config"] = model.raw
             let producerText = "keras \(producer.version)" + (producer.backend.map { " / \($0)" } ?? "")
             return Graph(nodes: nodes, outputs: outputs,
                          source: SourceInfo(format: format, producer: producerText, path: path, extras: .object(extras)))
