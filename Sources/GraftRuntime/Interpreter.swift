@@ -46,18 +46,34 @@ public struct Interpreter {
         let double = options.useDouble ?? graph.nodes.contains { n in n.parameters.values.contains { $0.dtype == .float64 } }
         let computeType: DType = double ? .float64 : .float32
 
-        // Release each value once its last consumer has run.
+        // Compute only what the wanted outputs depend on (featurizing at a boundary neither
+        // pays for nor trips over the layers after it), and release each value once its last
+        // consumer has run.
+        let needed = Interpreter.dependencies(of: wanted, in: graph)
         var remainingUses: [String: Int] = [:]
-        for node in graph.nodes { for i in node.inputs { remainingUses[i.node, default: 0] += 1 } }
+        for node in graph.nodes where needed.contains(node.name) {
+            for i in node.inputs { remainingUses[i.node, default: 0] += 1 }
+        }
         for w in wanted { remainingUses[w.node, default: 0] += 1 }
 
+        // Prepare every graph input first: kernels may need the batch size (DL4J
+        // feed-forward-to-RNN) or a named input's time length (DuplicateToTimeSeries).
+        var context = RuntimeContext(sourceFormat: graph.source.format)
+        for (node, tensor) in zip(inputNodes, inputs) {
+            guard case .input(let attrs) = node.op else { continue }
+            context.graphInputs[node.name] = try InputKernel.prepare(tensor, attributes: attrs, node: node.name,
+                                                                     computeType: computeType)
+        }
+        if let first = inputNodes.first, let value = context.graphInputs[first.name], value.tensor.rank > 0 {
+            context.batchSize = value.tensor.shape[0]
+        }
+
         var values: [String: [RuntimeValue]] = [:]
-        var given = inputs.makeIterator()
-        for node in graph.nodes {
+        for node in graph.nodes where needed.contains(node.name) {
             let produced: [RuntimeValue]
-            if case .input(let attrs) = node.op {
-                guard let tensor = given.next() else { continue }
-                produced = [try InputKernel.prepare(tensor, attributes: attrs, node: node.name, computeType: computeType)]
+            if case .input = node.op {
+                guard let value = context.graphInputs[node.name] else { continue }
+                produced = [value]
             } else {
                 var args: [RuntimeValue] = []
                 for ref in node.inputs {
@@ -68,7 +84,7 @@ public struct Interpreter {
                     args.append(outs[ref.output])
                 }
                 do {
-                    produced = try Kernels.evaluate(node, args, computeType: computeType)
+                    produced = try Kernels.evaluate(node, args, computeType: computeType, context: context)
                 } catch let e as GraftError {
                     throw e.at(node.name)
                 }
@@ -88,5 +104,18 @@ public struct Interpreter {
             results.append(try OutputLayout.toCaller(outs[w.output].tensor, graph: graph, node: w.node))
         }
         return results
+    }
+
+    /// The names of the nodes `outputs` depend on, themselves included.
+    static func dependencies(of outputs: [NodeOutput], in graph: Graph) -> Set<String> {
+        var inputsOf: [String: [NodeOutput]] = [:]
+        for node in graph.nodes { inputsOf[node.name] = node.inputs }
+        var seen = Set<String>()
+        var stack = outputs.map(\.node)
+        while let name = stack.popLast() {
+            guard seen.insert(name).inserted else { continue }
+            stack.append(contentsOf: (inputsOf[name] ?? []).map(\.node))
+        }
+        return seen
     }
 }
