@@ -60,7 +60,7 @@ struct DL4JGraphBuilder {
         }
         let start = params.position
         var nodeExtras = extras.objectValue ?? [:]
-        if let family = DL4JLayerFamilies.family(for: layer.type), !(layer.className.map { !$0.hasPrefix("org.deeplearning4j.") } ?? false) {
+        if let family = DL4JLayerFamilies.family(for: layer.type), !(layer.className.map { !DL4JLayerFamilies.isDL4JClass($0) } ?? false) {
             let built = try family.build(layer, input.1, &params)
             var previous = input.0
             for (suffix, op) in built.before {
@@ -76,7 +76,7 @@ struct DL4JGraphBuilder {
         }
         // A custom (non-DL4J) layer: carried opaque with its flat parameter segment.
         let className = layer.className ?? layer.type
-        let dl4jClass = layer.className?.hasPrefix("org.deeplearning4j.") ?? false
+        let dl4jClass = layer.className.map(DL4JLayerFamilies.isDL4JClass) ?? false
         if dl4jClass || (layer.className == nil
                          && (layer.type.first?.isLowercase == true || DL4JLayerFamilies.unsupportedLegacyNames.contains(layer.type))) {
             // DL4J's own layers (and its closed list of legacy short names) that Graft does not map.

@@ -30,7 +30,7 @@ public struct DL4JLayerConfig: Sendable, Equatable {
 
     /// True when the type is neither a DL4J layer nor one of DL4J's legacy short names.
     public var isCustom: Bool {
-        if let className { return !className.hasPrefix("org.deeplearning4j.") }
+        if let className { return !DL4JLayerFamilies.isDL4JClass(className) }
         return !DL4JLayerFamilies.isKnown(type) && !DL4JLayerFamilies.unsupportedLegacyNames.contains(type)
             && type.first?.isLowercase != true
     }

@@ -71,6 +71,11 @@ enum DL4JLayerFamilies {
         "autoEncoder", "Yolo2OutputLayer", "ElementWiseMult", "MaskLayer", "SpaceToDepthLayer", "SpaceToBatchLayer",
     ]
 
+    /// True for classes of DL4J itself (`org.deeplearning4j.nn.…`, including its Keras-import
+    /// layers); anything else — even other `org.deeplearning4j` packages such as DL4J's own
+    /// regression-test custom layers — is a user's custom class.
+    static func isDL4JClass(_ className: String) -> Bool { className.hasPrefix("org.deeplearning4j.nn.") }
+
     static func family(for type: String) -> DL4JLayerFamily? {
         byName[type]
     }

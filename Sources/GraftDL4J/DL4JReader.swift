@@ -304,7 +304,7 @@ public enum DL4JReader {
             return try simple(.dl4jVertex(.duplicateToTimeSeries(reference: f["inputName"]?.stringValue ?? "")),
                               DL4JLayerInput(.recurrent, first.size))
         default:
-            if let cls = vertex.className, !cls.hasPrefix("org.deeplearning4j.") {
+            if let cls = vertex.className, !DL4JLayerFamilies.isDL4JClass(cls) {
                 return try simple(.opaque(OpaqueAttributes(format: "dl4j", className: cls, config: f)), first)
             }
             throw GraftError(.unsupported, "unsupported DL4J graph vertex", file: builder.file, location: name,
