@@ -51,13 +51,24 @@ public struct Interpreter {
         for node in graph.nodes { for i in node.inputs { remainingUses[i.node, default: 0] += 1 } }
         for w in wanted { remainingUses[w.node, default: 0] += 1 }
 
+        // Prepare every graph input first: kernels may need the batch size (DL4J
+        // feed-forward-to-RNN) or a named input's time length (DuplicateToTimeSeries).
+        var context = RuntimeContext(sourceFormat: graph.source.format)
+        for (node, tensor) in zip(inputNodes, inputs) {
+            guard case .input(let attrs) = node.op else { continue }
+            context.graphInputs[node.name] = try InputKernel.prepare(tensor, attributes: attrs, node: node.name,
+                                                                     computeType: computeType)
+        }
+        if let first = inputNodes.first, let value = context.graphInputs[first.name], value.tensor.rank > 0 {
+            context.batchSize = value.tensor.shape[0]
+        }
+
         var values: [String: [RuntimeValue]] = [:]
-        var given = inputs.makeIterator()
         for node in graph.nodes {
             let produced: [RuntimeValue]
-            if case .input(let attrs) = node.op {
-                guard let tensor = given.next() else { continue }
-                produced = [try InputKernel.prepare(tensor, attributes: attrs, node: node.name, computeType: computeType)]
+            if case .input = node.op {
+                guard let value = context.graphInputs[node.name] else { continue }
+                produced = [value]
             } else {
                 var args: [RuntimeValue] = []
                 for ref in node.inputs {
@@ -68,7 +79,7 @@ public struct Interpreter {
                     args.append(outs[ref.output])
                 }
                 do {
-                    produced = try Kernels.evaluate(node, args, computeType: computeType)
+                    produced = try Kernels.evaluate(node, args, computeType: computeType, context: context)
                 } catch let e as GraftError {
                     throw e.at(node.name)
                 }

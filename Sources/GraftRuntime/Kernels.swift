@@ -1,20 +1,121 @@
 import GraftCore
 
-/// Dispatch from an op to the kernel family that computes it.
+/// What a kernel may need beyond its own inputs: facts about the whole run.
+struct RuntimeContext: Sendable {
+    /// The batch size of the first graph input. DL4J's feed-forward-to-RNN reshapes need it
+    /// to split [batch·time, features] rows back into [batch, time, features].
+    var batchSize: Int
+    /// Graph input values by input node name, in the runtime's layout (DL4J's
+    /// DuplicateToTimeSeries vertex reads its time length from a named input).
+    var graphInputs: [String: RuntimeValue]
+    /// The graph's source format (`keras-h5`, `dl4j`, …); a few ops differ by producer.
+    var sourceFormat: String
+
+    init(batchSize: Int = 1, graphInputs: [String: RuntimeValue] = [:], sourceFormat: String = "memory") {
+        self.batchSize = batchSize; self.graphInputs = graphInputs; self.sourceFormat = sourceFormat
+    }
+
+    var isDL4J: Bool { sourceFormat.lowercased().hasPrefix("dl4j") }
+}
+
+/// Dispatch from an op to the kernel family that computes it, in the compute type.
 enum Kernels {
-    static func evaluate(_ node: Node, _ inputs: [RuntimeValue], computeType: DType) throws -> [RuntimeValue] {
-        throw GraftError(.unsupported, "no kernel for op \(node.op.kindName)", location: node.name)
+    static func evaluate(_ node: Node, _ inputs: [RuntimeValue], computeType: DType,
+                         context: RuntimeContext = RuntimeContext()) throws -> [RuntimeValue] {
+        switch computeType {
+        case .float64: return try evaluate(node, inputs, as: Double.self, context: context)
+        default: return try evaluate(node, inputs, as: Float.self, context: context)
+        }
+    }
+
+    static func evaluate<T: RuntimeScalar>(_ node: Node, _ inputs: [RuntimeValue], as type: T.Type,
+                                           context: RuntimeContext) throws -> [RuntimeValue] {
+        switch node.op {
+        case .input:
+            return [try onlyInput(inputs, node)]
+        case .dense(let a):
+            return [try DenseKernels.dense(node, a, onlyInput(inputs, node), as: T.self)]
+        case .activation(let f):
+            return [try ActivationKernels.activation(f, onlyInput(inputs, node), node: node, as: T.self)]
+        case .prelu:
+            return [try ActivationKernels.prelu(node, onlyInput(inputs, node), as: T.self)]
+        case .dropout:
+            return [try onlyInput(inputs, node)]
+        case .flatten, .reshape, .permute, .repeatVector:
+            return [try ShapeKernels.evaluate(node, onlyInput(inputs, node), as: T.self)]
+        case .batchNorm(let a):
+            return [try NormalizationKernels.batchNorm(node, a, onlyInput(inputs, node), as: T.self)]
+        case .layerNorm(let a):
+            return [try NormalizationKernels.layerNorm(node, a, onlyInput(inputs, node), as: T.self)]
+        case .embedding(let a):
+            return [try EmbeddingKernels.embedding(node, a, onlyInput(inputs, node), context: context, as: T.self)]
+        case .masking(let maskValue):
+            return [try MaskingKernels.masking(maskValue, onlyInput(inputs, node), as: T.self)]
+        case .merge(let a):
+            return [try MergeKernels.merge(node, a.kind, inputs, as: T.self)]
+        case .output(let a):
+            return [try OutputKernels.output(node, a, onlyInput(inputs, node), as: T.self)]
+        case .timeDistributed(let layer):
+            return try TimeDistributedKernel.evaluate(node, layer, inputs, context: context, as: T.self)
+        case .dl4jVertex(let v):
+            return [try DL4JKernels.evaluate(node, v, inputs, context: context, as: T.self)]
+        case .conv, .pooling, .globalPooling, .zeroPadding, .cropping, .upSampling:
+            // TODO(wire): ConvolutionKernels.evaluate(node, inputs, as: T.self) once RUNTIME-B's file lands.
+            throw GraftError(.unsupported, "no kernel yet for op \(node.op.kindName)", location: node.name)
+        case .simpleRNN, .lstm, .gru, .bidirectional:
+            // TODO(wire): RecurrentKernels.evaluate(node, inputs, as: T.self) once RUNTIME-B's file lands.
+            throw GraftError(.unsupported, "no kernel yet for op \(node.op.kindName)", location: node.name)
+        case .opaque(let a):
+            throw GraftError(.opaqueLayer,
+                             "node '\(node.name)' is an opaque \(a.format) layer of class '\(a.className)' that Graft carries but cannot compute",
+                             location: node.name, field: "class_name", found: a.className)
+        }
     }
 }
 
 /// Converts caller tensors into the runtime's internal layout and compute type.
 enum InputKernel {
+    /// Checks the tensor against the input's declared shape, converts it to the compute
+    /// type (integer token ids included) and transposes DL4J sequences
+    /// [batch, features, time] to [batch, time, features].
     static func prepare(_ tensor: Tensor, attributes: InputAttributes, node: String, computeType: DType) throws -> RuntimeValue {
-        RuntimeValue(tensor.converted(to: computeType))
+        guard tensor.rank >= 1 else {
+            throw GraftError(.shapeMismatch, "input must have a batch axis", location: node,
+                             expected: "rank >= 1", found: "shape \(tensor.shape)")
+        }
+        let given = Array(tensor.shape.dropFirst())
+        if given.count == attributes.shape.count {
+            for (g, d) in zip(given, attributes.shape) where d != nil && d != g {
+                throw GraftError(.shapeMismatch, "input has the wrong shape", location: node,
+                                 expected: "[batch, \(attributes.shape.map { $0.map(String.init) ?? "?" }.joined(separator: ", "))]",
+                                 found: "\(tensor.shape)")
+            }
+        } else if attributes.shape.allSatisfy({ $0 != nil }) {
+            let wanted = attributes.shape.reduce(1) { $0 * ($1 ?? 1) }
+            guard wanted == given.reduce(1, *) else {
+                throw GraftError(.shapeMismatch, "input has the wrong shape", location: node,
+                                 expected: "[batch, \(attributes.shape.map { $0.map(String.init) ?? "?" }.joined(separator: ", "))]",
+                                 found: "\(tensor.shape)")
+            }
+        }
+        var t = tensor.converted(to: computeType)
+        if attributes.layout == .sequenceFeaturesTime && t.rank == 3 {
+            t = try t.transposed([0, 2, 1])
+        }
+        return RuntimeValue(t)
     }
 }
 
 /// Converts internal tensors back to the layout the caller expects.
 enum OutputLayout {
-    static func toCaller(_ tensor: Tensor, graph: Graph, node: String) throws -> Tensor { tensor }
+    /// When any graph input is a DL4J sequence ([batch, features, time]), rank-3 outputs go
+    /// back to that layout; everything else leaves as computed.
+    static func toCaller(_ tensor: Tensor, graph: Graph, node: String) throws -> Tensor {
+        let dl4jSequences = graph.inputs.contains { n in
+            if case .input(let a) = n.op { return a.layout == .sequenceFeaturesTime }
+            return false
+        }
+        if dl4jSequences && tensor.rank == 3 { return try tensor.transposed([0, 2, 1]) }
+        return tensor
+    }
 }

@@ -1,0 +1,44 @@
+import GraftCore
+
+/// Dense (fully connected) layers on OpenBLAS GEMM: y = act(x·kernel + bias) on the last
+/// axis, for any number of leading axes (Keras applies Dense to [batch, time, features]
+/// step by step the same way).
+enum DenseKernels {
+    static func dense<T: RuntimeScalar>(_ node: Node, _ a: DenseAttributes, _ x: RuntimeValue, as type: T.Type) throws -> RuntimeValue {
+        let y = try project(node, x.tensor, units: a.units, useBias: a.useBias, as: T.self)
+        var out = y
+        try ActivationKernels.applyInPlace(a.activation, &out, featureAxis: out.rank - 1, as: T.self)
+        return RuntimeValue(out, mask: x.mask)
+    }
+
+    /// x·kernel (+ bias) over the last axis. `kernel` is [in, units], `bias` [units].
+    static func project<T: RuntimeScalar>(_ node: Node, _ x: Tensor, units: Int, useBias: Bool, as type: T.Type) throws -> Tensor {
+        guard x.rank >= 1, let inFeatures = x.shape.last else {
+            throw GraftError(.shapeMismatch, "dense input needs a feature axis", location: node.name, found: "shape \(x.shape)")
+        }
+        let kernel: [T] = try node.parameterValues("kernel", as: T.self, shape: [inFeatures, units])
+        let bias: [T]? = useBias ? try node.parameterValues("bias", as: T.self, shape: [units]) : nil
+        let rows = inFeatures == 0 ? x.shape.dropLast().reduce(1, *) : x.count / inFeatures
+        let values = gemmRows(x.scalars(as: T.self), rows: rows, inFeatures: inFeatures, weights: kernel, units: units, bias: bias)
+        return try Tensor(shape: Array(x.shape.dropLast()) + [units], scalars: values)
+    }
+
+    /// [rows, inFeatures] · [inFeatures, units] + bias, row-major.
+    static func gemmRows<T: RuntimeScalar>(_ x: [T], rows: Int, inFeatures: Int, weights: [T], units: Int, bias: [T]?) -> [T] {
+        var out = [T](repeating: 0, count: rows * units)
+        if let bias {
+            for r in 0..<rows { for u in 0..<units { out[r * units + u] = bias[u] } }
+        }
+        guard rows > 0, units > 0, inFeatures > 0 else { return out }
+        x.withUnsafeBufferPointer { xp in
+            weights.withUnsafeBufferPointer { wp in
+                out.withUnsafeMutableBufferPointer { op in
+                    guard let a = xp.baseAddress, let b = wp.baseAddress, let c = op.baseAddress else { return }
+                    T.gemm(transA: false, transB: false, m: rows, n: units, k: inFeatures, alpha: 1,
+                           a: a, lda: inFeatures, b: b, ldb: units, beta: bias == nil ? 0 : 1, c: c, ldc: units)
+                }
+            }
+        }
+        return out
+    }
+}
