@@ -41,6 +41,50 @@ final class DL4JConformanceTests: XCTestCase {
         print("[dl4j] total: \(cases.count) cases, \(all.0) checks passed, \(all.1) failed")
     }
 
+    /// DL4J's own topological sort, reproduced, must give the order DL4J stored
+    /// (`topologicalOrderStr`) for every ComputationGraph in the corpus that has one.
+    func testTopologicalSortMatchesStoredOrders() throws {
+        var checked = 0
+        for c in try Corpus.cases(formats: ["dl4j-zip", "dl4j-config-only"]) {
+            guard let cfg = try? config(c), cfg.kind == .computationGraph else { continue }
+            let ours = try DL4JTopologicalSort.order(networkInputs: cfg.networkInputs, vertices: cfg.vertices.map { ($0.name, $0.inputs) })
+            if let stored = cfg.storedTopologicalOrder {
+                XCTAssertEqual(ours, stored, c["id"]?.stringValue ?? "")
+                checked += 1
+            }
+            // Either way the order must respect every edge.
+            let position = Dictionary(uniqueKeysWithValues: ours.enumerated().map { ($1, $0) })
+            for v in cfg.vertices { for i in v.inputs { XCTAssertLessThan(position[i]!, position[v.name]!) } }
+        }
+        print("[dl4j] topological sort: \(checked) stored orders reproduced")
+        XCTAssertGreaterThan(checked, 0)
+    }
+
+    /// The MIXED_DATA_TYPES encoder reproduces DL4J's own files byte for byte (for arrays
+    /// stored with plain row-major strides).
+    func testEncoderReproducesCorpusArrays() throws {
+        var files: Set<String> = []
+        for c in try Corpus.cases(formats: ["dl4j-zip", "nd4j-array"]) {
+            for key in ["inputs", "expected"] {
+                guard let spec = c[key], spec["format"]?.stringValue == "nd4j-bin", let file = spec["file"]?.stringValue,
+                      spec["array"]?["encoding"]?.stringValue == "MIXED_DATA_TYPES" else { continue }
+                files.insert(file)
+            }
+        }
+        var reproduced = 0
+        for file in files.sorted() {
+            let bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: Corpus.path(file))))
+            let array = try Nd4jArray.decode(bytes)
+            var rowMajor = [Int](repeating: 1, count: array.shape.count)
+            for i in stride(from: array.shape.count - 2, through: 0, by: -1) { rowMajor[i] = rowMajor[i + 1] * array.shape[i + 1] }
+            guard array.strides == rowMajor, array.order == "c" else { continue }
+            XCTAssertEqual(try Nd4jArray.encodeMixedDataTypes(array.tensor), bytes, file)
+            reproduced += 1
+        }
+        print("[dl4j] encoder: \(reproduced) of \(files.count) MIXED_DATA_TYPES corpus arrays reproduced byte for byte")
+        XCTAssertGreaterThan(reproduced, 0)
+    }
+
     struct CheckFailure: Error, CustomStringConvertible { let description: String; init(_ d: String) { description = d } }
 
     func run(check: String, _ c: JSONValue) throws {
@@ -301,8 +345,7 @@ final class DL4JConformanceTests: XCTestCase {
         guard let input = inputTensor(c["inputs"]), let expected = try expectedTensor(c["expected"]) else {
             throw CheckFailure("case lacks input/expected arrays")
         }
-        let output = try Interpreter(graph: g).run([input])
-        guard let got = output.first else { throw CheckFailure("no output") }
+        let got = try runWithCustomLayers(g, input)
         guard got.shape == expected.shape else { throw CheckFailure("output shape \(got.shape), expected \(expected.shape)") }
         let atol = c["tolerance"]?["atol"]?.doubleValue ?? 1e-5, rtol = c["tolerance"]?["rtol"]?.doubleValue ?? 1e-4
         var worst = 0.0
@@ -311,6 +354,53 @@ final class DL4JConformanceTests: XCTestCase {
             worst = max(worst, excess)
             if !(abs(p - e) <= atol + rtol * abs(e)) { throw CheckFailure("output differs: got \(p), expected \(e)") }
         }
+    }
+
+    /// Runs the graph; an opaque node of the corpus' custom layer (DL4J's regression-test
+    /// `CustomLayer`, described in the case notes: z = x·W + b, W [nIn, nOut] stored 'f'
+    /// then b; the configured activation on the first ⌊nOut/2⌋ columns and
+    /// `secondActivationFunction` on the rest) is computed here, as a user's registered
+    /// implementation would: the graph is run up to it, the layer applied, the rest run.
+    func runWithCustomLayers(_ g: Graph, _ input: Tensor) throws -> Tensor {
+        guard let index = g.nodes.firstIndex(where: { $0.op.isOpaque }) else {
+            guard let out = try Interpreter(graph: g).run([input]).first else { throw CheckFailure("no output") }
+            return out
+        }
+        let node = g.nodes[index]
+        guard case .opaque(let attrs) = node.op, attrs.className.hasSuffix("CustomLayer"), node.inputs.count == 1 else {
+            throw CheckFailure("opaque node \(node.name) has no registered implementation")
+        }
+        let head = Graph(nodes: Array(g.nodes[..<index]), outputs: node.inputs, source: g.source)
+        let x = try Interpreter(graph: head).run([input])[0]
+        let fields = attrs.config["@class"] != nil ? attrs.config : (attrs.config.objectValue?.values.first ?? .null)
+        guard let nIn = fields["nin"]?.intValue, let nOut = fields["nout"]?.intValue,
+              let params = node.parameters["params"]?.doubles(), params.count == nIn * nOut + nOut else {
+            throw CheckFailure("custom layer parameters do not match nIn·nOut + nOut")
+        }
+        func act(_ json: JSONValue?, _ v: Double) throws -> Double {
+            switch DL4JActivation.name(of: json) {
+            case "tanh": return Foundation.tanh(v)
+            case "sigmoid": return 1 / (1 + exp(-v))
+            case "identity": return v
+            case "relu": return max(0, v)
+            case let other: throw CheckFailure("custom layer activation \(other ?? "nil")")
+            }
+        }
+        let batch = x.shape[0]
+        let xv = x.doubles()
+        var y = [Double](repeating: 0, count: batch * nOut)
+        for r in 0..<batch {
+            for j in 0..<nOut {
+                var z = params[nIn * nOut + j]
+                for i in 0..<nIn { z += xv[r * nIn + i] * params[i + j * nIn] }
+                y[r * nOut + j] = try j < nOut / 2 ? act(fields["activationFn"], z) : act(fields["secondActivationFunction"], z)
+            }
+        }
+        let mid = Tensor(shape: [batch, nOut], doubles: y).converted(to: input.dtype)
+        var tailNodes = [Node(name: node.name, op: .input(InputAttributes(shape: [nOut], dtype: input.dtype)))]
+        tailNodes += g.nodes[(index + 1)...]
+        let tail = Graph(nodes: tailNodes, outputs: g.outputs, source: g.source)
+        return try runWithCustomLayers(tail, mid)
     }
 
     func inputTensor(_ spec: JSONValue?) -> Tensor? {
