@@ -60,6 +60,7 @@ struct DL4JGraphBuilder {
         }
         let start = params.position
         var nodeExtras = extras.objectValue ?? [:]
+        if let updater = DL4JUpdater.normalized(layer) { nodeExtras["updater"] = updater }
         if let family = DL4JLayerFamilies.family(for: layer.type), !(layer.className.map { !DL4JLayerFamilies.isDL4JClass($0) } ?? false) {
             let built = try family.build(layer, input.1, &params)
             var previous = input.0

@@ -95,6 +95,17 @@ final class DL4JConfigTests: XCTestCase {
         }
     }
 
+    func testUpdaterNormalizedInBothGenerations() throws {
+        let g = try build("""
+        {"confs": [{"layer": {"dense": {"nin": 1, "nout": 1, "updater": "NESTEROVS", "learningRate": 0.15, "momentum": 0.9,
+                                        "rmsDecay": "NaN"}}},
+                   {"layer": {"@class": "org.deeplearning4j.nn.conf.layers.DenseLayer", "nin": 1, "nout": 1,
+                              "iupdater": {"@class": "org.nd4j.linalg.learning.config.Adam", "beta1": 0.9, "learningRate": 0.005}}}]}
+        """, flat: nil)
+        XCTAssertEqual(g.nodes[1].extras["updater"], try JSONValue.parse("{\"type\": \"Nesterovs\", \"learningRate\": 0.15, \"momentum\": 0.9}"))
+        XCTAssertEqual(g.nodes[2].extras["updater"], try JSONValue.parse("{\"type\": \"Adam\", \"beta1\": 0.9, \"learningRate\": 0.005}"))
+    }
+
     // MARK: Parameter layouts
 
     func testDenseWeightsAreColumnMajor() throws {
