@@ -103,6 +103,11 @@ public enum DL4JReader {
                                  file: file, location: "coefficients.bin", expected: "\(counter.params.position) parameters",
                                  found: "\(flat.count)")
             }
+            if leftover > 0 && counter.customLayers.isEmpty {
+                throw GraftError(.shapeMismatch, "coefficients.bin holds more parameters than the configuration uses",
+                                 file: file, location: "coefficients.bin", expected: "\(counter.params.position) parameters",
+                                 found: "\(flat.count)")
+            }
             customCounts = try assignCustomParameters(counter.customLayers, leftover: leftover, config: config, file: file)
         }
         var builder = DL4JGraphBuilder(flat: flat, file: file)

@@ -112,8 +112,19 @@ final class DL4JConformanceTests: XCTestCase {
 
     func graph(_ c: JSONValue) throws -> Graph {
         guard let path = modelPath(c) else { throw CheckFailure("case has no model") }
-        if c["format"]?.stringValue == "dl4j-config-only" { return try DL4JReader.readConfiguration(path: path) }
-        return try DL4JReader.read(path: path)
+        let g = c["format"]?.stringValue == "dl4j-config-only"
+            ? try DL4JReader.readConfiguration(path: path) : try DL4JReader.read(path: path)
+        // Structure: unique names, every input defined earlier, outputs exist.
+        var seen: Set<String> = []
+        for node in g.nodes {
+            guard !seen.contains(node.name) else { throw CheckFailure("duplicate node \(node.name)") }
+            for input in node.inputs where !seen.contains(input.node) {
+                throw CheckFailure("\(node.name) consumes \(input.node) before it is defined")
+            }
+            seen.insert(node.name)
+        }
+        guard !g.outputs.isEmpty, g.outputs.allSatisfy({ seen.contains($0.node) }) else { throw CheckFailure("bad graph outputs \(g.outputs)") }
+        return g
     }
 
     func config(_ c: JSONValue) throws -> DL4JNetworkConfig {

@@ -1,3 +1,4 @@
+import Foundation
 import GraftCore
 @testable import GraftDL4J
 import XCTest
@@ -86,6 +87,29 @@ final class DL4JConfigTests: XCTestCase {
         XCTAssertThrowsError(try build("{\"confs\": [{\"layer\": {\"autoEncoder\": {\"nin\": 1, \"nout\": 1}}}]}", flat: nil)) { error in
             XCTAssertEqual((error as? GraftError)?.kind, .unknownLayer)
             XCTAssertEqual((error as? GraftError)?.found, "autoEncoder")
+        }
+    }
+
+    func testTooFewOrTooManyParametersAreClearErrors() throws {
+        let text = "{\"confs\": [{\"layer\": {\"dense\": {\"nin\": 2, \"nout\": 3}}}]}"
+        XCTAssertThrowsError(try build(text, flat: [1, 2, 3])) { error in
+            let e = error as? GraftError
+            XCTAssertEqual(e?.kind, .shapeMismatch)
+            XCTAssertEqual(e?.location, "coefficients.bin")
+            XCTAssertEqual(e?.expected, "9 parameters")
+        }
+        XCTAssertThrowsError(try build(text, flat: (1...10).map(Float.init))) { error in
+            XCTAssertEqual((error as? GraftError)?.found, "10")
+        }
+    }
+
+    func testNotAZipOrNotAModelIsAClearError() throws {
+        let path = NSTemporaryDirectory() + "graft-dl4j-not-a-zip.bin"
+        try Data("hello".utf8).write(to: URL(fileURLWithPath: path))
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        XCTAssertFalse(DL4JReader.isDL4JModel(path: path))
+        XCTAssertThrowsError(try DL4JReader.read(path: path)) { error in
+            XCTAssertEqual((error as? GraftError)?.file, path)
         }
     }
 
