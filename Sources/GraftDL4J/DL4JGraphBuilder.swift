@@ -13,7 +13,7 @@ struct DL4JGraphBuilder {
     /// Parameter counts assigned to custom (non-DL4J) layers, by node name.
     var customParameterCounts: [String: Int] = [:]
     /// Custom layers met, by node name (class name).
-    var customLayers: [(node: String, className: String)] = []
+    var customLayers: [(node: String, className: String, layer: DL4JLayerConfig)] = []
     let file: String?
 
     init(flat: Tensor?, file: String?) {
@@ -84,7 +84,7 @@ struct DL4JGraphBuilder {
             throw GraftError(.unknownLayer, "unknown DL4J layer type", file: file, location: name, field: "layer",
                              expected: "a DL4J layer", found: className)
         }
-        customLayers.append((name, className))
+        customLayers.append((name, className, layer))
         let count = customParameterCounts[name] ?? 0
         let flat = try params.take(count, "params")
         nodeExtras["dl4jParamOffset"] = JSONValue(start)

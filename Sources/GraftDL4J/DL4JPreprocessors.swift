@@ -43,6 +43,11 @@ enum DL4JPreprocessors {
             }
             return (.flatten, DL4JLayerInput(.feedForward, d * h * w * c))
         default:
+            // Keras-import pre-processors (ReshapePreprocessor, PermutePreprocessor, …) and
+            // user classes are carried, not computed.
+            if let cls = json["@class"]?.stringValue {
+                return (.opaque(OpaqueAttributes(format: "dl4j", className: cls, config: json)), input)
+            }
             throw GraftError(.unsupported, "unsupported DL4J input pre-processor", location: location,
                              field: "preProcessor", found: type)
         }

@@ -13,6 +13,17 @@ import OrderedCollections
 /// other than `configuration.json` and `coefficients.bin` (e.g. `updaterState.bin`) is kept
 /// byte-exact in `SourceInfo.attachments`.
 public enum DL4JReader {
+    /// Options for reading.
+    public struct Options: Sendable {
+        /// Parameter counts of custom (non-DL4J) layer classes, keyed by the class name as
+        /// stored (`@class` or legacy key). Unregistered custom layers share whatever the
+        /// known layers leave over (possible when there is one, or they are dense-like).
+        public var customParameterCounts: [String: @Sendable (DL4JLayerConfig) -> Int]
+        public init(customParameterCounts: [String: @Sendable (DL4JLayerConfig) -> Int] = [:]) {
+            self.customParameterCounts = customParameterCounts
+        }
+    }
+
     /// True when `path` is a zip whose `configuration.json` holds `confs` or `vertices`.
     public static func isDL4JModel(path: String) -> Bool {
         guard ZipArchive.looksLikeZip(path: path), let zip = try? ZipArchive(path: path),
@@ -22,7 +33,7 @@ public enum DL4JReader {
     }
 
     /// Reads a ModelSerializer zip.
-    public static func read(path: String) throws -> Graph {
+    public static func read(path: String, options: Options = Options()) throws -> Graph {
         do {
             let zip = try ZipArchive(path: path)
             guard zip.contains("configuration.json") else {
@@ -45,7 +56,7 @@ public enum DL4JReader {
             for entry in zip.entryNames where entry != "configuration.json" && entry != "coefficients.bin" && !entry.hasSuffix("/") {
                 attachments[entry] = try zip.read(entry)
             }
-            var graph = try build(config, flat: flat ?? Tensor(zeros: [0]), file: path)
+            var graph = try build(config, flat: flat ?? Tensor(zeros: [0]), file: path, options: options)
             graph.source.path = path
             graph.source.attachments = attachments
             if let coefficients, var extras = graph.source.extras.objectValue {
@@ -91,7 +102,7 @@ public enum DL4JReader {
 
     // MARK: - Assembly
 
-    static func build(_ config: DL4JNetworkConfig, flat: Tensor?, file: String?) throws -> Graph {
+    static func build(_ config: DL4JNetworkConfig, flat: Tensor?, file: String?, options: Options = Options()) throws -> Graph {
         var customCounts: [String: Int] = [:]
         if let flat {
             // Known layers first; parameters left over belong to custom layers.
@@ -108,7 +119,30 @@ public enum DL4JReader {
                                  file: file, location: "coefficients.bin", expected: "\(counter.params.position) parameters",
                                  found: "\(flat.count)")
             }
-            customCounts = try assignCustomParameters(counter.customLayers, leftover: leftover, config: config, file: file)
+            var unregistered: [(node: String, className: String)] = []
+            var remaining = leftover
+            for custom in counter.customLayers {
+                if let count = options.customParameterCounts[custom.className] {
+                    customCounts[custom.node] = count(custom.layer)
+                    remaining -= count(custom.layer)
+                } else {
+                    unregistered.append((custom.node, custom.className))
+                }
+            }
+            if remaining < 0 {
+                throw GraftError(.shapeMismatch, "coefficients.bin holds fewer parameters than the custom layers' registered counts",
+                                 file: file, location: "coefficients.bin", found: "\(flat.count)")
+            }
+            if unregistered.isEmpty && remaining > 0 {
+                throw GraftError(.shapeMismatch, "coefficients.bin holds more parameters than the configuration uses",
+                                 file: file, location: "coefficients.bin", expected: "\(flat.count - remaining) parameters",
+                                 found: "\(flat.count)")
+            }
+            if !unregistered.isEmpty {
+                for (node, count) in try assignCustomParameters(unregistered, leftover: remaining, config: config, file: file) {
+                    customCounts[node] = count
+                }
+            }
         }
         var builder = DL4JGraphBuilder(flat: flat, file: file)
         builder.customParameterCounts = customCounts

@@ -83,6 +83,23 @@ final class DL4JConfigTests: XCTestCase {
         XCTAssertEqual(g.nodes[2].parameters["params"]?.floats(), [5, 6, 7])
     }
 
+    func testRegisteredCustomParameterCountsSplitSeveralCustomLayers() throws {
+        let cfg = try parse("""
+        {"confs": [{"layer": {"@class": "com.example.A", "nin": 1, "nout": 1, "layerName": "a"}},
+                   {"layer": {"@class": "com.example.B", "nin": 1, "nout": 1, "layerName": "b"}}]}
+        """)
+        let options = DL4JReader.Options(customParameterCounts: ["com.example.A": { _ in 4 }, "com.example.B": { _ in 1 }])
+        let flat = Tensor(shape: [5], floats: [1, 2, 3, 4, 5])
+        let g = try DL4JReader.build(cfg, flat: flat, file: nil, options: options)
+        XCTAssertEqual(g.node(named: "a")?.parameters["params"]?.floats(), [1, 2, 3, 4])
+        XCTAssertEqual(g.node(named: "b")?.parameters["params"]?.floats(), [5])
+        // Without registration (and not dense-like: 2 + 2 ≠ 5) the split is ambiguous:
+        // a clear error naming both classes.
+        XCTAssertThrowsError(try DL4JReader.build(cfg, flat: flat, file: nil)) { error in
+            XCTAssertEqual((error as? GraftError)?.location, "com.example.A, com.example.B")
+        }
+    }
+
     func testUnknownLegacyLayerIsAnErrorNamingIt() throws {
         XCTAssertThrowsError(try build("{\"confs\": [{\"layer\": {\"autoEncoder\": {\"nin\": 1, \"nout\": 1}}}]}", flat: nil)) { error in
             XCTAssertEqual((error as? GraftError)?.kind, .unknownLayer)
