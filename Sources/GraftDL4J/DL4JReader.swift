@@ -74,6 +74,13 @@ public enum DL4JReader {
         }
     }
 
+    /// The decoded `updaterState.bin` of a graph read from a DL4J zip (a flat [1, M] vector
+    /// aligned with the parameter blocks), or nil when the zip had none.
+    public static func updaterState(of graph: Graph) throws -> Tensor? {
+        guard let bytes = graph.source.attachments["updaterState.bin"] else { return nil }
+        return try Nd4jArray.decode(bytes, file: graph.source.path, location: "updaterState.bin").tensor
+    }
+
     /// Reads a configuration-only file (`configuration.json`, `*.mlc.json`): the graph has no parameters.
     public static func readConfiguration(path: String) throws -> Graph {
         guard let data = FileManager.default.contents(atPath: path) else {

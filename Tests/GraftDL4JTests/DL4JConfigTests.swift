@@ -190,6 +190,26 @@ final class DL4JConfigTests: XCTestCase {
         XCTAssertEqual(p["bias"]?.floats(), [15, 13, 12, 14])
     }
 
+    func testBidirectionalSimpleRnnSplitsForwardThenBackward() throws {
+        // nIn 1, n 1: forward W=1 RW=2 b=3, backward W=4 RW=5 b=6; CONCAT doubles the size.
+        let g = try build("""
+        {"confs": [{"layer": {"@class": "org.deeplearning4j.nn.conf.layers.recurrent.Bidirectional", "mode": "CONCAT",
+           "fwd": {"@class": "org.deeplearning4j.nn.conf.layers.recurrent.SimpleRnn", "nin": 1, "nout": 1},
+           "bwd": {"@class": "org.deeplearning4j.nn.conf.layers.recurrent.SimpleRnn", "nin": 1, "nout": 1}}},
+         {"layer": {"@class": "org.deeplearning4j.nn.conf.layers.RnnOutputLayer", "nout": 1,
+           "lossFn": {"@class": "org.nd4j.linalg.lossfunctions.impl.LossMSE"}}}]}
+        """, flat: (1...9).map(Float.init))
+        let p = g.nodes[1].parameters
+        XCTAssertEqual(Array(p.keys), ["forward/kernel", "forward/recurrentKernel", "forward/bias",
+                                       "backward/kernel", "backward/recurrentKernel", "backward/bias"])
+        XCTAssertEqual(p.values.map { $0.floats() }, [[1], [2], [3], [4], [5], [6]])
+        guard case .bidirectional(let a) = g.nodes[1].op else { return XCTFail("not bidirectional") }
+        XCTAssertEqual(a.mergeMode, .concat)
+        // The output layer's nIn is inferred (2, from CONCAT): W 7 8, b 9.
+        XCTAssertEqual(g.nodes[2].parameters["kernel"]?.shape, [2, 1])
+        XCTAssertEqual(g.nodes[2].parameters["bias"]?.floats(), [9])
+    }
+
     func testBatchNormLogStdBecomesVariance() throws {
         // gamma, beta, mean, log10stdev = 1 → variance (10¹)² = 100.
         let g = try build("""
