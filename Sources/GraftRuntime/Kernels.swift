@@ -60,11 +60,9 @@ enum Kernels {
         case .dl4jVertex(let v):
             return [try DL4JKernels.evaluate(node, v, inputs, context: context, as: T.self)]
         case .conv, .pooling, .globalPooling, .zeroPadding, .cropping, .upSampling:
-            // TODO(wire): ConvolutionKernels.evaluate(node, inputs, as: T.self) once RUNTIME-B's file lands.
-            throw GraftError(.unsupported, "no kernel yet for op \(node.op.kindName)", location: node.name)
+            return try ConvolutionKernels.evaluate(node, inputs, as: T.self)
         case .simpleRNN, .lstm, .gru, .bidirectional:
-            // TODO(wire): RecurrentKernels.evaluate(node, inputs, as: T.self) once RUNTIME-B's file lands.
-            throw GraftError(.unsupported, "no kernel yet for op \(node.op.kindName)", location: node.name)
+            return try RecurrentKernels.evaluate(node, inputs, as: T.self)
         case .opaque(let a):
             throw GraftError(.opaqueLayer,
                              "node '\(node.name)' is an opaque \(a.format) layer of class '\(a.className)' that Graft carries but cannot compute",

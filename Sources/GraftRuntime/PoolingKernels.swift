@@ -1,0 +1,105 @@
+import GraftCore
+
+/// Max and average pooling over windows, and global pooling over all spatial axes.
+/// Cells in padding never count: max ignores them (TensorFlow pads with −∞) and the
+/// average divides by the number of real cells in the window, as TensorFlow does.
+enum PoolingKernels {
+    static func pool<T: RuntimeScalar>(_ node: Node, _ a: PoolingAttributes, _ x: Tensor, as type: T.Type) throws -> Tensor {
+        try AxisGeometry.check(a.poolSize, rank: a.rank, field: "poolSize", node: node)
+        try AxisGeometry.check(a.strides, rank: a.rank, field: "strides", node: node)
+        if a.padding == .causal {
+            throw GraftError(.unsupported, "causal padding for pooling", location: node.name, field: "padding")
+        }
+        let (values, view) = try SpatialView.read(x, rank: a.rank, format: a.dataFormat, node: node, as: T.self)
+        let lead = 3 - a.rank
+        let geo: [AxisGeometry] = (0..<3).map { axis in
+            guard axis >= lead else { return .identity }
+            return AxisGeometry.forward(input: view.dims[axis], kernel: a.poolSize[axis - lead],
+                                        stride: a.strides[axis - lead], dilation: 1, padding: a.padding)
+        }
+        let outDims = geo.map(\.output)
+        let c = view.channels
+        let (h, w) = (view.dims[1], view.dims[2])
+        var out = [T](repeating: 0, count: view.batch * outDims.reduce(1, *) * c)
+        var acc = [T](repeating: 0, count: c)
+        var o = 0
+        for b in 0..<view.batch {
+            let inBase = b * view.positions * c
+            for oz in 0..<outDims[0] {
+                for oy in 0..<outDims[1] {
+                    for ox in 0..<outDims[2] {
+                        for i in 0..<c { acc[i] = a.kind == .max ? -T.infinity : 0 }
+                        var cells = 0
+                        for kz in 0..<geo[0].kernel {
+                            let iz = oz * geo[0].stride - geo[0].padBefore + kz
+                            guard iz >= 0, iz < view.dims[0] else { continue }
+                            for ky in 0..<geo[1].kernel {
+                                let iy = oy * geo[1].stride - geo[1].padBefore + ky
+                                guard iy >= 0, iy < h else { continue }
+                                for kx in 0..<geo[2].kernel {
+                                    let ix = ox * geo[2].stride - geo[2].padBefore + kx
+                                    guard ix >= 0, ix < w else { continue }
+                                    let src = inBase + ((iz * h + iy) * w + ix) * c
+                                    cells += 1
+                                    if a.kind == .max {
+                                        for i in 0..<c where values[src + i] > acc[i] || values[src + i].isNaN { acc[i] = values[src + i] }
+                                    } else {
+                                        for i in 0..<c { acc[i] += values[src + i] }
+                                    }
+                                }
+                            }
+                        }
+                        let divisor = T(max(cells, 1))
+                        for i in 0..<c { out[o + i] = a.kind == .max ? acc[i] : acc[i] / divisor }
+                        o += c
+                    }
+                }
+            }
+        }
+        return try SpatialView.write(out, batch: view.batch, spatial: Array(outDims.suffix(a.rank)), channels: c,
+                                     format: a.dataFormat)
+    }
+
+    /// Global max/average over all spatial axes → [batch, channels] (or with size-1 spatial
+    /// axes when `keepDims`). A 1-D input's mask excludes masked steps (Keras'
+    /// GlobalAveragePooling1D, DL4J's GlobalPoolingLayer); a fully masked example gives 0.
+    static func globalPool<T: RuntimeScalar>(_ node: Node, _ a: GlobalPoolingAttributes, _ x: RuntimeValue,
+                                             as type: T.Type) throws -> Tensor {
+        let (values, view) = try SpatialView.read(x.tensor, rank: a.rank, format: a.dataFormat, node: node, as: T.self)
+        let c = view.channels, positions = view.positions
+        var mask: [Bool]? = nil
+        if a.rank == 1, let m = x.mask {
+            guard m.count == view.batch * positions else {
+                throw GraftError(.shapeMismatch, "mask does not match the sequence", location: node.name, field: "mask",
+                                 expected: "\(view.batch * positions) entries", found: "\(m.count)")
+            }
+            mask = m
+        }
+        var out = [T](repeating: 0, count: view.batch * c)
+        for b in 0..<view.batch {
+            var acc = [T](repeating: a.kind == .max ? -T.infinity : 0, count: c)
+            var cells = 0
+            for p in 0..<positions {
+                if let mask, !mask[b * positions + p] { continue }
+                cells += 1
+                let src = (b * positions + p) * c
+                if a.kind == .max {
+                    for i in 0..<c where values[src + i] > acc[i] || values[src + i].isNaN { acc[i] = values[src + i] }
+                } else {
+                    for i in 0..<c { acc[i] += values[src + i] }
+                }
+            }
+            for i in 0..<c {
+                out[b * c + i] = cells == 0 ? 0 : (a.kind == .max ? acc[i] : acc[i] / T(cells))
+            }
+        }
+        let ones = Array(repeating: 1, count: a.rank)
+        let shape: [Int]
+        if !a.keepDims {
+            shape = [view.batch, c]
+        } else {
+            shape = a.dataFormat == .channelsLast ? [view.batch] + ones + [c] : [view.batch, c] + ones
+        }
+        return try Tensor(shape: shape, scalars: out)
+    }
+}
