@@ -211,7 +211,9 @@ enum DL4JShapeFamilies {
 enum DL4JNormalizationFamilies {
     /// Params gamma, beta (absent with `lockGammaBeta`), mean, then var — or log10(stdev)
     /// when `useLogStd` (absent = false: JSON from 1.0.0-beta3 and earlier). A log-std is
-    /// converted to variance = (10^log10stdev)²; DL4J adds `eps` at inference on top of it.
+    /// converted to variance = (10^log10stdev)²: eps is not inside (DL4J's
+    /// moving-average update rebuilds var = (10^log10std)² and mixes in the raw batch variance;
+    /// `eps` is added at inference, as the IR's batchNorm does).
     static let batchNormalization = DL4JLayerFamily(names: ["batchNormalization", "BatchNormalization"], expects: nil) { layer, input, params in
         let n = (layer.nOut ?? 0) > 0 ? layer.nOut! : try layer.resolvedNIn(input)
         let lock = layer.bool("lockGammaBeta") ?? false
