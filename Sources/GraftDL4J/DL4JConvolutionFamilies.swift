@@ -29,6 +29,7 @@ enum DL4JConvolutionFamilies {
 
     static func buildStandard(_ layer: DL4JLayerConfig, _ input: DL4JLayerInput, _ params: inout DL4JParameterReader,
                               rank: Int) throws -> DL4JBuiltLayer {
+        try layer.requireChannelsFirst()
         let nIn = try layer.resolvedNIn(input), nOut = try layer.requireNOut()
         let kernel = try layer.requireInts("kernelSize", count: rank)
         let dataFormat: DataFormat = rank == 1 ? .channelsLast : .channelsFirst
@@ -61,6 +62,7 @@ enum DL4JConvolutionFamilies {
     }
 
     static let deconvolution2D = DL4JLayerFamily(names: ["Deconvolution2D"], expects: .convolutional2D) { layer, input, params in
+        try layer.requireChannelsFirst()
         let nIn = try layer.resolvedNIn(input), nOut = try layer.requireNOut()
         let kernel = try layer.requireInts("kernelSize", count: 2)
         var p: OrderedDictionary<String, Tensor> = [:]
@@ -77,6 +79,7 @@ enum DL4JConvolutionFamilies {
     }
 
     static let depthwise2D = DL4JLayerFamily(names: ["DepthwiseConvolution2D"], expects: .convolutional2D) { layer, input, params in
+        try layer.requireChannelsFirst()
         let nIn = try layer.resolvedNIn(input)
         let multiplier = layer.int("depthMultiplier") ?? 1
         let nOut = nIn * multiplier
@@ -95,6 +98,7 @@ enum DL4JConvolutionFamilies {
     }
 
     static let separable2D = DL4JLayerFamily(names: ["SeparableConvolution2D"], expects: .convolutional2D) { layer, input, params in
+        try layer.requireChannelsFirst()
         let nIn = try layer.resolvedNIn(input), nOut = try layer.requireNOut()
         let multiplier = layer.int("depthMultiplier") ?? 1
         let kernel = try layer.requireInts("kernelSize", count: 2)
@@ -117,6 +121,7 @@ enum DL4JConvolutionFamilies {
 /// Subsampling (pooling) layers, 1-D (on sequences), 2-D and 3-D, and global pooling.
 enum DL4JPoolingFamilies {
     static func buildPooling(_ layer: DL4JLayerConfig, _ input: DL4JLayerInput, rank: Int) throws -> DL4JBuiltLayer {
+        try layer.requireChannelsFirst()
         let dataFormat: DataFormat = rank == 1 ? .channelsLast : .channelsFirst
         let kernel = try layer.requireInts("kernelSize", count: rank)
         let strides = DL4JConvolutionFamilies.spatial(layer, "stride", rank: rank, default: 1)

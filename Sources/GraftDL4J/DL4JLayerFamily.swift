@@ -242,6 +242,17 @@ extension DL4JLayerConfig {
         try DL4JActivation.function(fields["activationFn"] ?? fields["activationFunction"], location: location)
     }
 
+    /// Refuses channels-last image layouts (DL4J ≥ 1.0.0-beta7 `cnn2dDataFormat: NHWC`,
+    /// 3-D `dataFormat: NDHWC`): this reader maps DL4J's channels-first layouts only.
+    func requireChannelsFirst() throws {
+        for key in ["cnn2dDataFormat", "dataFormat"] {
+            if let format = string(key), format == "NHWC" || format == "NDHWC" || format == "NWC" {
+                throw GraftError(.unsupported, "channels-last DL4J image layout is not supported yet", location: location,
+                                 field: key, expected: "NCHW / NCDHW / NCW", found: format)
+            }
+        }
+    }
+
     /// `hasBias`, default true.
     var hasBias: Bool { bool("hasBias") ?? true }
 }
