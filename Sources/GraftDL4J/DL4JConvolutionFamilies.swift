@@ -200,6 +200,21 @@ enum DL4JShapeFamilies {
         let op = Op.cropping(SpatialPadAttributes(rank: 1, amounts: pairs(layer.ints("cropping") ?? [], rank: 1), dataFormat: .channelsLast))
         return DL4JBuiltLayer(op: op, output: input)
     }
+    static let zeroPadding3D = DL4JLayerFamily(names: ["ZeroPadding3DLayer"], expects: .convolutional3D) { layer, input, _ in
+        try layer.requireChannelsFirst()
+        let op = Op.zeroPadding(SpatialPadAttributes(rank: 3, amounts: pairs(layer.ints("padding") ?? [], rank: 3), dataFormat: .channelsFirst))
+        return DL4JBuiltLayer(op: op, output: input)
+    }
+    static let cropping3D = DL4JLayerFamily(names: ["Cropping3D"], expects: .convolutional3D) { layer, input, _ in
+        try layer.requireChannelsFirst()
+        let op = Op.cropping(SpatialPadAttributes(rank: 3, amounts: pairs(layer.ints("cropping") ?? [], rank: 3), dataFormat: .channelsFirst))
+        return DL4JBuiltLayer(op: op, output: input)
+    }
+    static let upsampling3D = DL4JLayerFamily(names: ["Upsampling3D"], expects: .convolutional3D) { layer, input, _ in
+        try layer.requireChannelsFirst()
+        return DL4JBuiltLayer(op: .upSampling(UpSamplingAttributes(rank: 3, size: sizes(layer, rank: 3), dataFormat: .channelsFirst)), output: input)
+    }
+
     static func sizes(_ layer: DL4JLayerConfig, rank: Int) -> [Int] {
         if let v = layer.ints("size"), !v.isEmpty { return v.count >= rank ? Array(v.prefix(rank)) : Array(repeating: v[0], count: rank) }
         return Array(repeating: layer.int("size") ?? 2, count: rank)
@@ -259,6 +274,14 @@ enum DL4JNormalizationFamilies {
 enum DL4JMiscFamilies {
     static let activation = DL4JLayerFamily(names: ["activation", "ActivationLayer"], expects: nil) { layer, input, _ in
         DL4JBuiltLayer(op: .activation(try layer.activation()), output: input)
+    }
+
+    /// RepeatVector: [batch, features] → a sequence of `n` copies (DL4J layout [b, f, n]).
+    static let repeatVector = DL4JLayerFamily(names: ["RepeatVector"], expects: .feedForward) { layer, input, _ in
+        guard let n = layer.int("n"), n > 0 else {
+            throw GraftError(.malformed, "RepeatVector without a repetition count", location: layer.location, field: "n")
+        }
+        return DL4JBuiltLayer(op: .repeatVector(n: n), output: DL4JLayerInput(.recurrent, input.size))
     }
 
     static let dropout = DL4JLayerFamily(names: ["dropout", "DropoutLayer"], expects: nil) { layer, input, _ in

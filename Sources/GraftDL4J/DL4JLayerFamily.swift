@@ -51,10 +51,11 @@ enum DL4JLayerFamilies {
         DL4JPoolingFamilies.globalPooling,
         DL4JShapeFamilies.zeroPadding2D, DL4JShapeFamilies.zeroPadding1D, DL4JShapeFamilies.cropping2D,
         DL4JShapeFamilies.cropping1D, DL4JShapeFamilies.upsampling2D, DL4JShapeFamilies.upsampling1D,
+        DL4JShapeFamilies.zeroPadding3D, DL4JShapeFamilies.cropping3D, DL4JShapeFamilies.upsampling3D,
         DL4JNormalizationFamilies.batchNormalization, DL4JNormalizationFamilies.localResponseNormalization,
         DL4JRecurrentFamilies.lstm, DL4JRecurrentFamilies.gravesLSTM, DL4JRecurrentFamilies.gravesBidirectionalLSTM,
         DL4JRecurrentFamilies.simpleRnn, DL4JRecurrentFamilies.bidirectional,
-        DL4JMiscFamilies.activation, DL4JMiscFamilies.dropout, DL4JMiscFamilies.variationalAutoencoder,
+        DL4JMiscFamilies.activation, DL4JMiscFamilies.dropout, DL4JMiscFamilies.repeatVector, DL4JMiscFamilies.variationalAutoencoder,
     ]
 
     static let byName: [String: DL4JLayerFamily] = {

@@ -242,6 +242,12 @@ final class DL4JConfigTests: XCTestCase {
         XCTAssertEqual(g.outputs, [NodeOutput("sum")])
     }
 
+    func testLayerFamilyNamesAreUnique() {
+        let names = DL4JLayerFamilies.all.flatMap(\.names)
+        XCTAssertEqual(names.count, Set(names).count)
+        XCTAssertTrue(DL4JLayerFamilies.wrapperNames.isDisjoint(with: names))
+    }
+
     func testJavaHashOrderEmulation() {
         // Java HashSet<Integer> iterates by bucket (value mod capacity, capacity 16 → 32 at 13 entries).
         XCTAssertEqual(javaHashOrder([20, 3, 17]), [17, 3, 20])
