@@ -96,7 +96,7 @@ public struct Nd4jArray: Sendable {
         let dataStart = r.offset
 
         // The legacy slot before ews is an offset into the data buffer; the new one is a flag word.
-        let offset = dataHeader.encoding.hasLongCount && dataHeader.encoding == .mixedDataTypes ? 0 : Int(extras)
+        let offset = shapeHeader.encoding == .mixedDataTypes ? 0 : Int(extras)
         let elementCount = try Tensor.checkedByteCount(shape: shape, dtype: dtype) / elementSize
         if elementCount > 0 {
             var maxIndex = offset
