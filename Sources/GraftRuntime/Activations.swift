@@ -7,12 +7,14 @@ public enum Activations {
         switch f {
         case .linear: return
         case .relu(let maxValue, let slope, let threshold):
+            // Keras' formula: positive part x·[x > threshold] (relu(x) when threshold is 0),
+            // clipped to [0, maxValue] when a maximum is set, minus slope·relu(threshold − x).
             let m = maxValue.map { T($0) }, s = T(slope), t = T(threshold)
             for i in x.indices {
-                var v = x[i]
-                v = v >= t ? v : s * (v - t)
-                if let m, v > m { v = m }
-                x[i] = v
+                let v = x[i]
+                var positive: T = t != 0 ? (v > t ? v : 0) : max(v, 0)
+                if let m { positive = min(max(positive, 0), m) }
+                x[i] = s != 0 ? positive - s * max(t - v, 0) : positive
             }
         case .relu6: for i in x.indices { x[i] = min(max(x[i], 0), 6) }
         case .leakyRelu(let alpha):

@@ -46,9 +46,14 @@ public struct Interpreter {
         let double = options.useDouble ?? graph.nodes.contains { n in n.parameters.values.contains { $0.dtype == .float64 } }
         let computeType: DType = double ? .float64 : .float32
 
-        // Release each value once its last consumer has run.
+        // Compute only what the wanted outputs depend on (featurizing at a boundary neither
+        // pays for nor trips over the layers after it), and release each value once its last
+        // consumer has run.
+        let needed = Interpreter.dependencies(of: wanted, in: graph)
         var remainingUses: [String: Int] = [:]
-        for node in graph.nodes { for i in node.inputs { remainingUses[i.node, default: 0] += 1 } }
+        for node in graph.nodes where needed.contains(node.name) {
+            for i in node.inputs { remainingUses[i.node, default: 0] += 1 }
+        }
         for w in wanted { remainingUses[w.node, default: 0] += 1 }
 
         // Prepare every graph input first: kernels may need the batch size (DL4J
@@ -64,7 +69,7 @@ public struct Interpreter {
         }
 
         var values: [String: [RuntimeValue]] = [:]
-        for node in graph.nodes {
+        for node in graph.nodes where needed.contains(node.name) {
             let produced: [RuntimeValue]
             if case .input = node.op {
                 guard let value = context.graphInputs[node.name] else { continue }
@@ -99,5 +104,18 @@ public struct Interpreter {
             results.append(try OutputLayout.toCaller(outs[w.output].tensor, graph: graph, node: w.node))
         }
         return results
+    }
+
+    /// The names of the nodes `outputs` depend on, themselves included.
+    static func dependencies(of outputs: [NodeOutput], in graph: Graph) -> Set<String> {
+        var inputsOf: [String: [NodeOutput]] = [:]
+        for node in graph.nodes { inputsOf[node.name] = node.inputs }
+        var seen = Set<String>()
+        var stack = outputs.map(\.node)
+        while let name = stack.popLast() {
+            guard seen.insert(name).inserted else { continue }
+            stack.append(contentsOf: (inputsOf[name] ?? []).map(\.node))
+        }
+        return seen
     }
 }

@@ -82,19 +82,20 @@ enum InputKernel {
                              expected: "rank >= 1", found: "shape \(tensor.shape)")
         }
         let given = Array(tensor.shape.dropFirst())
-        if given.count == attributes.shape.count {
-            for (g, d) in zip(given, attributes.shape) where d != nil && d != g {
-                throw GraftError(.shapeMismatch, "input has the wrong shape", location: node,
-                                 expected: "[batch, \(attributes.shape.map { $0.map(String.init) ?? "?" }.joined(separator: ", "))]",
-                                 found: "\(tensor.shape)")
-            }
-        } else if attributes.shape.allSatisfy({ $0 != nil }) {
-            let wanted = attributes.shape.reduce(1) { $0 * ($1 ?? 1) }
-            guard wanted == given.reduce(1, *) else {
-                throw GraftError(.shapeMismatch, "input has the wrong shape", location: node,
-                                 expected: "[batch, \(attributes.shape.map { $0.map(String.init) ?? "?" }.joined(separator: ", "))]",
-                                 found: "\(tensor.shape)")
-            }
+        let declared = attributes.shape
+        func fits(_ dims: [Int?]) -> Bool {
+            dims.count == given.count && zip(given, dims).allSatisfy { $1 == nil || $1 == $0 }
+        }
+        let wrong = GraftError(.shapeMismatch, "input has the wrong shape", location: node,
+                               expected: "[batch, \(declared.map { $0.map(String.init) ?? "?" }.joined(separator: ", "))]",
+                               found: "\(tensor.shape)")
+        if given.count == declared.count {
+            // A DL4J sequence's declared shape may be written either way round.
+            let swapped = attributes.layout == .sequenceFeaturesTime && declared.count == 2 ? Array(declared.reversed()) : declared
+            guard fits(declared) || fits(swapped) else { throw wrong }
+        } else if declared.allSatisfy({ $0 != nil }) {
+            // Another rank with the same element count (e.g. DL4J's flattened image inputs).
+            guard declared.reduce(1, { $0 * ($1 ?? 1) }) == given.reduce(1, *) else { throw wrong }
         }
         var t = tensor.converted(to: computeType)
         if attributes.layout == .sequenceFeaturesTime && t.rank == 3 {
@@ -106,14 +107,21 @@ enum InputKernel {
 
 /// Converts internal tensors back to the layout the caller expects.
 enum OutputLayout {
-    /// When any graph input is a DL4J sequence ([batch, features, time]), rank-3 outputs go
-    /// back to that layout; everything else leaves as computed.
+    /// Rank-3 outputs go back to DL4J's [batch, features, time] when any graph input is a
+    /// DL4J sequence, or when the graph comes from DL4J and no input declares Keras'
+    /// [batch, time, features] (a DL4J graph can make sequences from feed-forward inputs, e.g.
+    /// EmbeddingSequenceLayer or DuplicateToTimeSeries, and still returns them as NCW).
+    /// Everything else leaves as computed.
     static func toCaller(_ tensor: Tensor, graph: Graph, node: String) throws -> Tensor {
-        let dl4jSequences = graph.inputs.contains { n in
-            if case .input(let a) = n.op { return a.layout == .sequenceFeaturesTime }
-            return false
+        guard tensor.rank == 3 else { return tensor }
+        let layouts = graph.inputs.compactMap { n -> DataLayout? in
+            if case .input(let a) = n.op { return a.layout }
+            return nil
         }
-        if dl4jSequences && tensor.rank == 3 { return try tensor.transposed([0, 2, 1]) }
+        let fromDL4J = graph.source.format.lowercased().hasPrefix("dl4j")
+        if layouts.contains(.sequenceFeaturesTime) || (fromDL4J && !layouts.contains(.sequenceTimeMajorFeatures)) {
+            return try tensor.transposed([0, 2, 1])
+        }
         return tensor
     }
 }

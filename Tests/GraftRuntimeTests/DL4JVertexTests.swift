@@ -118,6 +118,17 @@ final class DL4JVertexTests: XCTestCase {
         assertTensor(outs[0], shape: [1, 2, 3], [7, 7, 7, 8, 8, 8], tol: 0)
     }
 
+    func testSequenceInputShapeAcceptedEitherWayRound() throws {
+        // Declared as [time?, features 2] or [features 2, time?]: both accept an NCT [1, 2, 3] input.
+        for declared in [[nil, 2], [2, nil]] as [[Int?]] {
+            let y = try runOne(vertex(.lastTimeStep, inputShape: declared, layout: .sequenceFeaturesTime),
+                               [Tensor(shape: [1, 2, 3], floats: [1, 2, 3, 4, 5, 6])])
+            assertTensor(y, shape: [1, 2], [3, 6], tol: 0)
+        }
+        XCTAssertThrowsError(try runOne(vertex(.lastTimeStep, inputShape: [4, nil], layout: .sequenceFeaturesTime),
+                                        [Tensor(shape: [1, 2, 3], floats: [1, 2, 3, 4, 5, 6])]))
+    }
+
     func testLastTimeStepWithoutMask() throws {
         let y = try runOne(vertex(.lastTimeStep, inputShape: [2, 3], layout: .sequenceFeaturesTime),
                            [Tensor(shape: [1, 2, 3], floats: [1, 2, 3, 4, 5, 6])])

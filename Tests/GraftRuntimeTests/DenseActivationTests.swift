@@ -57,6 +57,15 @@ final class DenseActivationTests: XCTestCase {
         assertTensor(y, shape: [2, 3], expected, tol: 1e-12)
     }
 
+    func testHalfPrecisionWeightsComputeInFloat32() throws {
+        let params = ["kernel": Tensor(shape: [2, 3], floats: w).converted(to: .float16),
+                      "bias": Tensor(shape: [3], floats: bias).converted(to: .float16)]
+        let g = singleOpGraph(.dense(DenseAttributes(units: 3)), inputShape: [2], parameters: params)
+        let y = try runOne(g, [Tensor(shape: [2, 2], floats: x)])
+        XCTAssertEqual(y.dtype, .float32)
+        assertTensor(y, shape: [2, 3], expectedLinear, tol: 2e-3)
+    }
+
     func testDenseOnSequenceAppliesPerStep() throws {
         // [batch 1, time 2, features 2]: each step is projected independently.
         let y = try runOne(denseGraph(.linear, inputShape: [nil, 2]), [Tensor(shape: [1, 2, 2], floats: x)])
@@ -81,7 +90,10 @@ final class DenseActivationTests: XCTestCase {
         let cases: [(ActivationFunction, (Double) -> Double)] = [
             (.linear, { $0 }),
             (.plainRelu, { max($0, 0) }),
-            (.relu(maxValue: 1.0, negativeSlope: 0.1, threshold: 0.5), { $0 >= 0.5 ? min($0, 1.0) : 0.1 * ($0 - 0.5) }),
+            // Keras: x·[x > threshold], clipped to [0, max_value] when set, minus slope·relu(threshold − x).
+            (.relu(maxValue: 1.0, negativeSlope: 0.1, threshold: 0.5), { $0 > 0.5 ? min($0, 1.0) : 0.1 * ($0 - 0.5) }),
+            (.relu(maxValue: 2.0, negativeSlope: 0, threshold: -1), { $0 > -1 ? min(max($0, 0), 2) : 0 }),
+            (.relu(maxValue: nil, negativeSlope: 0, threshold: -1), { $0 > -1 ? $0 : 0 }),
             (.relu6, { min(max($0, 0), 6) }),
             (.leakyRelu(alpha: 0.3), { $0 < 0 ? 0.3 * $0 : $0 }),
             (.elu(alpha: 1.5), { $0 < 0 ? 1.5 * (Foundation.exp($0) - 1) : $0 }),

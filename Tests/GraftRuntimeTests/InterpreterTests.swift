@@ -18,6 +18,17 @@ final class InterpreterTests: XCTestCase {
         }
     }
 
+    func testFeaturizingBeforeAnOpaqueNodeWorks() throws {
+        let g = Graph(nodes: [
+            inputNode("x", [2]),
+            makeNode("features", .activation(.plainRelu), inputs: ["x"]),
+            makeNode("head", .opaque(OpaqueAttributes(format: "keras", className: "Lambda", config: .null)), inputs: ["features"]),
+        ], outputs: [NodeOutput("head")])
+        let f = try Interpreter(graph: g).run([Tensor(shape: [1, 2], floats: [-1, 2])], outputs: [NodeOutput("features")])
+        assertTensor(f[0], shape: [1, 2], [0, 2], tol: 0)
+        XCTAssertThrowsError(try Interpreter(graph: g).run([Tensor(shape: [1, 2], floats: [-1, 2])]))
+    }
+
     func testWrongInputCountAndShape() {
         let g = singleOpGraph(.activation(.relu6), inputShape: [3])
         XCTAssertThrowsError(try Interpreter(graph: g).run([])) { e in

@@ -33,6 +33,14 @@ final class SequenceMaskTests: XCTestCase {
         assertTensor(y, shape: [2, 2], [Foundation.tanh(2.5), Foundation.tanh(-5), Foundation.tanh(3.5), Foundation.tanh(5)])
     }
 
+    func testDL4JEmbeddingSequenceReturnsNCW() throws {
+        // DL4J EmbeddingSequenceLayer on [batch, time] ids gives [batch, outputDim, time].
+        let g = singleOpGraph(.embedding(EmbeddingAttributes(inputDim: 4, outputDim: 2)), inputShape: [3],
+                              parameters: ["embeddings": table], source: "dl4j")
+        let y = try runOne(g, [Tensor(shape: [1, 3], floats: [1, 2, 3])])
+        assertTensor(y, shape: [1, 2, 3], [1, 2, 3, 10, 20, 30], tol: 0)
+    }
+
     /// ids → embedding(maskZero) → dense → lastTimeStep: the last step read is the last non-zero id.
     func testEmbeddingMaskPropagatesThroughDenseToLastTimeStep() throws {
         let g = Graph(nodes: [
@@ -46,6 +54,31 @@ final class SequenceMaskTests: XCTestCase {
         // Example 0: ids 1 2 0 0 → last present step is 1 (id 2 → 22). Example 1: 3 0 1 0 → step 2 (id 1 → 11).
         let y = try runOne(g, [Tensor(shape: [2, 4], floats: [1, 2, 0, 0, 3, 0, 1, 0])])
         assertTensor(y, shape: [2, 1], [22, 11], tol: 0)
+    }
+
+    /// A post-padded sequence under mask_zero gives the LSTM the same final state as the
+    /// unpadded sequence (the mask crosses from the embedding family to the recurrent one).
+    func testEmbeddingMaskReachesRecurrentLayer() throws {
+        func graph(steps: Int) -> Graph {
+            let units = 2
+            let lstm = Op.lstm(LSTMAttributes(RecurrentAttributes(units: units)))
+            return Graph(nodes: [
+                inputNode("ids", [steps]),
+                makeNode("emb", .embedding(EmbeddingAttributes(inputDim: 4, outputDim: 2, maskZero: true)), inputs: ["ids"],
+                         parameters: ["embeddings": Tensor(shape: [4, 2], floats: [0, 0, 0.5, -0.3, 0.2, 0.8, -0.6, 0.1])]),
+                makeNode("lstm", lstm, inputs: ["emb"], parameters: [
+                    "kernel": Tensor(shape: [2, 4 * units], floats: sampleValues(2 * 4 * units, seed: 1)),
+                    "recurrentKernel": Tensor(shape: [units, 4 * units], floats: sampleValues(units * 4 * units, seed: 3)),
+                    "bias": Tensor(shape: [4 * units], floats: sampleValues(4 * units, seed: 5)),
+                ]),
+            ], outputs: [NodeOutput("lstm")])
+        }
+        let padded = try runOne(graph(steps: 4), [Tensor(shape: [1, 4], floats: [1, 3, 0, 0])])
+        let plain = try runOne(graph(steps: 2), [Tensor(shape: [1, 2], floats: [1, 3])])
+        assertTensor(padded, shape: [1, 2], plain.doubles(), tol: 1e-6)
+        // Without the mask the padding steps change the result.
+        let unmaskedPadding = try runOne(graph(steps: 3), [Tensor(shape: [1, 3], floats: [1, 3, 2])])
+        XCTAssertGreaterThan(zip(unmaskedPadding.doubles(), plain.doubles()).map { abs($0 - $1) }.max() ?? 0, 1e-4)
     }
 
     func testMaskingZeroesMaskedStepsAndMasksThem() throws {
@@ -97,6 +130,13 @@ final class SequenceMaskTests: XCTestCase {
             expected += [max(0, x0 * 1 + x1 * 0.5 + 0), max(0, x0 * 0 + x1 * 2 + 1), max(0, x0 * -1 + x1 * 1 + 2)]
         }
         assertTensor(y, shape: [1, 2, 3], expected)
+    }
+
+    func testTimeDistributedFlatten() throws {
+        let g = singleOpGraph(.timeDistributed(layer: .flatten), inputShape: [2, 2, 2])
+        let v = (0..<8).map(Float.init)
+        let y = try runOne(g, [Tensor(shape: [1, 2, 2, 2], floats: v)])
+        assertTensor(y, shape: [1, 2, 4], v.map(Double.init), tol: 0)
     }
 
     func testOutputLayerKinds() throws {
