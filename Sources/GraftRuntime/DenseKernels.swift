@@ -16,28 +16,47 @@ enum DenseKernels {
         guard x.rank >= 1, let inFeatures = x.shape.last else {
             throw GraftError(.shapeMismatch, "dense input needs a feature axis", location: node.name, found: "shape \(x.shape)")
         }
-        let kernel: [T] = try node.parameterValues("kernel", as: T.self, shape: [inFeatures, units])
+        guard let kernel = node.parameters["kernel"] else {
+            throw GraftError(.missingWeights, "missing parameter 'kernel'", location: node.name, field: "kernel",
+                             expected: "a [\(inFeatures), \(units)] tensor")
+        }
+        guard kernel.count == inFeatures * units, kernel.shape.filter({ $0 != 1 }) == [inFeatures, units].filter({ $0 != 1 }) else {
+            throw GraftError(.shapeMismatch, "parameter 'kernel' has the wrong shape", location: node.name, field: "kernel",
+                             expected: "\([inFeatures, units])", found: "\(kernel.shape)")
+        }
         let bias: [T]? = useBias ? try node.parameterValues("bias", as: T.self, shape: [units]) : nil
         let rows = inFeatures == 0 ? x.shape.dropLast().reduce(1, *) : x.count / inFeatures
-        let values = gemmRows(x.scalars(as: T.self), rows: rows, inFeatures: inFeatures, weights: kernel, units: units, bias: bias)
+        // The kernel is used in place (no copy): weight matrices can be hundreds of MB.
+        let values = x.withScalars(as: T.self) { xs in
+            kernel.withScalars(as: T.self) { ws in
+                gemmRows(xs, rows: rows, inFeatures: inFeatures, weights: ws, units: units, bias: bias)
+            }
+        }
         return try Tensor(shape: Array(x.shape.dropLast()) + [units], scalars: values)
     }
 
     /// [rows, inFeatures] · [inFeatures, units] + bias, row-major.
     static func gemmRows<T: RuntimeScalar>(_ x: [T], rows: Int, inFeatures: Int, weights: [T], units: Int, bias: [T]?) -> [T] {
+        x.withUnsafeBufferPointer { xs in
+            weights.withUnsafeBufferPointer { ws in
+                gemmRows(xs, rows: rows, inFeatures: inFeatures, weights: ws, units: units, bias: bias)
+            }
+        }
+    }
+
+    /// The same on buffers (used to run on a weight tensor's bytes without copying them).
+    static func gemmRows<T: RuntimeScalar>(_ x: UnsafeBufferPointer<T>, rows: Int, inFeatures: Int,
+                                           weights: UnsafeBufferPointer<T>, units: Int, bias: [T]?) -> [T] {
         var out = [T](repeating: 0, count: rows * units)
         if let bias {
             for r in 0..<rows { for u in 0..<units { out[r * units + u] = bias[u] } }
         }
-        guard rows > 0, units > 0, inFeatures > 0 else { return out }
-        x.withUnsafeBufferPointer { xp in
-            weights.withUnsafeBufferPointer { wp in
-                out.withUnsafeMutableBufferPointer { op in
-                    guard let a = xp.baseAddress, let b = wp.baseAddress, let c = op.baseAddress else { return }
-                    T.gemm(transA: false, transB: false, m: rows, n: units, k: inFeatures, alpha: 1,
-                           a: a, lda: inFeatures, b: b, ldb: units, beta: bias == nil ? 0 : 1, c: c, ldc: units)
-                }
-            }
+        guard rows > 0, units > 0, inFeatures > 0, x.count >= rows * inFeatures, weights.count >= inFeatures * units,
+              let a = x.baseAddress, let b = weights.baseAddress else { return out }
+        out.withUnsafeMutableBufferPointer { op in
+            guard let c = op.baseAddress else { return }
+            T.gemm(transA: false, transB: false, m: rows, n: units, k: inFeatures, alpha: 1,
+                   a: a, lda: inFeatures, b: b, ldb: units, beta: bias == nil ? 0 : 1, c: c, ldc: units)
         }
         return out
     }

@@ -13,6 +13,16 @@ extension Tensor {
         return doubles().map { T($0) }
     }
 
+    /// Calls `body` with the elements as `T` without copying when the dtype already is
+    /// `T.dtype` (large weight matrices), else on a converted copy.
+    func withScalars<T: RuntimeScalar, R>(as type: T.Type, _ body: (UnsafeBufferPointer<T>) throws -> R) rethrows -> R {
+        let source = dtype == T.dtype ? self : converted(to: T.dtype)
+        let n = source.count
+        return try source.withUnsafeBytes { raw in
+            try body(UnsafeBufferPointer(start: raw.bindMemory(to: T.self).baseAddress, count: n))
+        }
+    }
+
     /// A tensor of dtype `T.dtype` holding `scalars` (row-major) with `shape`.
     init<T: RuntimeScalar>(shape: [Int], scalars: [T]) throws {
         guard shape.allSatisfy({ $0 >= 0 }), shape.reduce(1, *) == scalars.count else {
