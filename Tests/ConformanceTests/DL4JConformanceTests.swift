@@ -145,7 +145,7 @@ final class DL4JConformanceTests: XCTestCase {
             throw CheckFailure("case lacks inputs.file / expected.file")
         }
         let decoded = try Nd4jArray.read(path: Corpus.path(bin)).tensor
-        let expected = try NPY.read(Corpus.path(npy))
+        let expected = try NPY.read(path: Corpus.path(npy))
         guard decoded.bitwiseEqual(expected) else {
             throw CheckFailure("decoded \(decoded) differs from .npy \(expected)")
         }
@@ -417,44 +417,8 @@ final class DL4JConformanceTests: XCTestCase {
     func inputTensor(_ spec: JSONValue?) -> Tensor? {
         guard let spec, let file = spec["file"]?.stringValue else { return nil }
         if spec["format"]?.stringValue == "nd4j-bin" { return try? Nd4jArray.read(path: Corpus.path(file)).tensor }
-        return try? NPY.read(Corpus.path(file))
+        return try? NPY.read(path: Corpus.path(file))
     }
 
     func expectedTensor(_ spec: JSONValue?) throws -> Tensor? { inputTensor(spec) }
-}
-
-/// A minimal `.npy` reader for the tests (version 1–3 headers, little-endian, C order).
-enum NPY {
-    static func read(_ path: String) throws -> Tensor {
-        let bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
-        guard bytes.count > 10, bytes[0] == 0x93, Array(bytes[1...5]) == Array("NUMPY".utf8) else {
-            throw GraftError(.malformed, "not an .npy file", file: path)
-        }
-        let major = bytes[6]
-        let headerLength: Int, headerStart: Int
-        if major == 1 { headerLength = Int(bytes[8]) | Int(bytes[9]) << 8; headerStart = 10 } else {
-            headerLength = Int(bytes[8]) | Int(bytes[9]) << 8 | Int(bytes[10]) << 16 | Int(bytes[11]) << 24; headerStart = 12
-        }
-        let header = String(decoding: bytes[headerStart..<(headerStart + headerLength)], as: UTF8.self)
-        func field(_ key: String) -> String? {
-            guard let r = header.range(of: "'\(key)':") else { return nil }
-            return String(header[r.upperBound...]).trimmingCharacters(in: .whitespaces)
-        }
-        guard let descrText = field("descr"), let shapeText = field("shape") else { throw GraftError(.malformed, "bad .npy header", file: path) }
-        let descr = descrText.split(separator: "'")[0]
-        let dtype: DType
-        switch descr {
-        case "<f4": dtype = .float32
-        case "<f8": dtype = .float64
-        case "<f2": dtype = .float16
-        case "<i4": dtype = .int32
-        case "<i8": dtype = .int64
-        default: throw GraftError(.unsupported, "npy dtype", file: path, found: String(descr))
-        }
-        if field("fortran_order")?.hasPrefix("True") == true { throw GraftError(.unsupported, "fortran-order npy", file: path) }
-        let inside = shapeText.dropFirst().prefix { $0 != ")" }
-        let shape = inside.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
-        let dataStart = headerStart + headerLength
-        return try bytes[dataStart...].withUnsafeBytes { try Tensor(shape: shape, dtype: dtype, bytes: $0) }
-    }
 }
