@@ -100,6 +100,11 @@ public enum DL4JReader {
         try build(try DL4JNetworkConfig.parse(json, file: file), flat: nil, file: file)
     }
 
+    /// Builds the graph of a configuration given as JSON text, without parameters.
+    public static func readConfiguration(json text: String, file: String? = nil) throws -> Graph {
+        try readConfiguration(json: try JSONValue.parse(text), file: file)
+    }
+
     /// The number of parameters the configuration implies (custom layers count 0).
     public static func parameterCount(of config: DL4JNetworkConfig) throws -> Int {
         var builder = DL4JGraphBuilder(flat: nil, file: nil)

@@ -65,9 +65,11 @@ enum ConvolutionOps {
     }
 
     /// Standard (optionally grouped) convolution without bias: im2col per example and group,
-    /// then one GEMM [positions, k·in/groups] · [k·in/groups, filters/groups].
+    /// then one GEMM [positions, k·in/groups] · [k·in/groups, filters/groups]. The column
+    /// buffer holds at most `columnBudget` values (whole rows; at least one).
     static func standard<T: RuntimeScalar>(_ node: Node, _ a: ConvAttributes, _ x: [T], _ view: SpatialView,
-                                           kernelName: String, as type: T.Type) throws -> (values: [T], spatial: [Int], channels: Int) {
+                                           kernelName: String, columnBudget: Int = 1 << 22,
+                                           as type: T.Type) throws -> (values: [T], spatial: [Int], channels: Int) {
         let cin = view.channels, filters = a.filters, groups = a.groups
         guard groups >= 1, cin % groups == 0, filters % groups == 0 else {
             throw GraftError(.shapeMismatch, "channels and filters must divide by groups", location: node.name,
@@ -82,57 +84,62 @@ enum ConvolutionOps {
         let taps = geo.map(\.kernel).reduce(1, *)
         let rowLength = taps * cg
         var out = [T](repeating: 0, count: view.batch * positions * filters)
-        guard positions > 0, filters > 0 else {
+        guard positions > 0, filters > 0, rowLength > 0 else {
             return (out, Array(outDims.suffix(a.rank)), filters)
         }
-        var cols = [T](repeating: 0, count: positions * rowLength)
+        // im2col in blocks of output positions, so the column buffer stays small on big images.
+        let block = max(1, min(positions, columnBudget / rowLength))
+        var cols = [T](repeating: 0, count: block * rowLength)
         let inStride = view.positions * cin
         for b in 0..<view.batch {
             for g in 0..<groups {
-                im2col(x, base: b * inStride, view: view, geo: geo, channelOffset: g * cg, channelCount: cg, into: &cols)
-                cols.withUnsafeBufferPointer { cp in
-                    kernel.withUnsafeBufferPointer { kp in
-                        out.withUnsafeMutableBufferPointer { op in
-                            T.gemm(transA: false, transB: false, m: positions, n: fg, k: rowLength, alpha: 1,
-                                   a: cp.baseAddress!, lda: rowLength, b: kp.baseAddress! + g * fg, ldb: filters,
-                                   beta: 0, c: op.baseAddress! + b * positions * filters + g * fg, ldc: filters)
+                var start = 0
+                while start < positions {
+                    let count = min(block, positions - start)
+                    im2col(x, base: b * inStride, view: view, geo: geo, channelOffset: g * cg, channelCount: cg,
+                           positions: start..<(start + count), into: &cols)
+                    cols.withUnsafeBufferPointer { cp in
+                        kernel.withUnsafeBufferPointer { kp in
+                            out.withUnsafeMutableBufferPointer { op in
+                                T.gemm(transA: false, transB: false, m: count, n: fg, k: rowLength, alpha: 1,
+                                       a: cp.baseAddress!, lda: rowLength, b: kp.baseAddress! + g * fg, ldb: filters,
+                                       beta: 0, c: op.baseAddress! + (b * positions + start) * filters + g * fg, ldc: filters)
+                            }
                         }
                     }
+                    start += count
                 }
             }
         }
         return (out, Array(outDims.suffix(a.rank)), filters)
     }
 
-    /// Fills `cols` [outPositions, taps·channelCount] with the input window of every output
-    /// position (zeros where the window reaches into padding). Column order = kernel order
-    /// (tap-major, then channel), matching a kernel [k..., channels, filters] read as a matrix.
+    /// Fills `cols` [positions.count, taps·channelCount] with the input window of each output
+    /// position in `positions` (flat indices; zeros where the window reaches into padding).
+    /// Column order = kernel order (tap-major, then channel), matching a kernel
+    /// [k..., channels, filters] read as a matrix.
     static func im2col<T: RuntimeScalar>(_ x: [T], base: Int, view: SpatialView, geo: [AxisGeometry],
-                                         channelOffset: Int, channelCount: Int, into cols: inout [T]) {
+                                         channelOffset: Int, channelCount: Int, positions: Range<Int>, into cols: inout [T]) {
         let cin = view.channels
         let (h, w) = (view.dims[1], view.dims[2])
-        var row = 0
-        for oz in 0..<geo[0].output {
-            for oy in 0..<geo[1].output {
-                for ox in 0..<geo[2].output {
-                    var col = row * geo[0].kernel * geo[1].kernel * geo[2].kernel * channelCount
-                    for kz in 0..<geo[0].kernel {
-                        let iz = oz * geo[0].stride - geo[0].padBefore + kz * geo[0].dilation
-                        for ky in 0..<geo[1].kernel {
-                            let iy = oy * geo[1].stride - geo[1].padBefore + ky * geo[1].dilation
-                            for kx in 0..<geo[2].kernel {
-                                let ix = ox * geo[2].stride - geo[2].padBefore + kx * geo[2].dilation
-                                if iz < 0 || iz >= view.dims[0] || iy < 0 || iy >= h || ix < 0 || ix >= w {
-                                    for c in 0..<channelCount { cols[col + c] = 0 }
-                                } else {
-                                    let src = base + ((iz * h + iy) * w + ix) * cin + channelOffset
-                                    for c in 0..<channelCount { cols[col + c] = x[src + c] }
-                                }
-                                col += channelCount
-                            }
+        let (outH, outW) = (geo[1].output, geo[2].output)
+        var col = 0
+        for p in positions {
+            let oz = p / (outH * outW), oy = (p / outW) % outH, ox = p % outW
+            for kz in 0..<geo[0].kernel {
+                let iz = oz * geo[0].stride - geo[0].padBefore + kz * geo[0].dilation
+                for ky in 0..<geo[1].kernel {
+                    let iy = oy * geo[1].stride - geo[1].padBefore + ky * geo[1].dilation
+                    for kx in 0..<geo[2].kernel {
+                        let ix = ox * geo[2].stride - geo[2].padBefore + kx * geo[2].dilation
+                        if iz < 0 || iz >= view.dims[0] || iy < 0 || iy >= h || ix < 0 || ix >= w {
+                            for c in 0..<channelCount { cols[col + c] = 0 }
+                        } else {
+                            let src = base + ((iz * h + iy) * w + ix) * cin + channelOffset
+                            for c in 0..<channelCount { cols[col + c] = x[src + c] }
                         }
+                        col += channelCount
                     }
-                    row += 1
                 }
             }
         }
@@ -228,7 +235,7 @@ enum ConvolutionOps {
         let taps = geo.map(\.kernel).reduce(1, *)
         var out = [T](repeating: 0, count: view.batch * outPositions * filters)
         let inPositions = view.positions
-        guard inPositions > 0, filters > 0, outPositions > 0 else {
+        guard inPositions > 0, filters > 0, outPositions > 0, cin > 0 else {
             return (out, Array(outDims.suffix(a.rank)), filters)
         }
         var cols = [T](repeating: 0, count: inPositions * taps * filters)

@@ -59,6 +59,7 @@ public struct Interpreter {
         // Prepare every graph input first: kernels may need the batch size (DL4J
         // feed-forward-to-RNN) or a named input's time length (DuplicateToTimeSeries).
         var context = RuntimeContext(sourceFormat: graph.source.format)
+        context.dl4jSequencesTransposed = OutputLayout.sequencesTransposed(graph)
         for (node, tensor) in zip(inputNodes, inputs) {
             guard case .input(let attrs) = node.op else { continue }
             context.graphInputs[node.name] = try InputKernel.prepare(tensor, attributes: attrs, node: node.name,

@@ -15,7 +15,18 @@ struct RuntimeContext: Sendable {
         self.batchSize = batchSize; self.graphInputs = graphInputs; self.sourceFormat = sourceFormat
     }
 
+    /// True when DL4J sequences ([batch, features, time]) were transposed to the runtime's
+    /// [batch, time, features] at the inputs.
+    var dl4jSequencesTransposed = false
+
     var isDL4J: Bool { sourceFormat.lowercased().hasPrefix("dl4j") }
+
+    /// DL4J names axis 1 as the feature axis of every activation (MergeVertex, batch norm).
+    /// For a rank-3 sequence that axis is the last one inside the runtime, so a DL4J graph's
+    /// axis 1 on a rank-3 tensor is read as axis 2. Other axes are returned unchanged.
+    func featureAxis(_ axis: Int, rank: Int) -> Int {
+        dl4jSequencesTransposed && rank == 3 && axis == 1 ? 2 : axis
+    }
 }
 
 /// Dispatch from an op to the kernel family that computes it, in the compute type.
@@ -44,7 +55,10 @@ enum Kernels {
         case .flatten, .reshape, .permute, .repeatVector:
             return [try ShapeKernels.evaluate(node, onlyInput(inputs, node), as: T.self)]
         case .batchNorm(let a):
-            return [try NormalizationKernels.batchNorm(node, a, onlyInput(inputs, node), as: T.self)]
+            let x = try onlyInput(inputs, node)
+            var attributes = a
+            attributes.axis = context.featureAxis(a.axis, rank: x.tensor.rank)
+            return [try NormalizationKernels.batchNorm(node, attributes, x, as: T.self)]
         case .layerNorm(let a):
             return [try NormalizationKernels.layerNorm(node, a, onlyInput(inputs, node), as: T.self)]
         case .embedding(let a):
@@ -52,7 +66,11 @@ enum Kernels {
         case .masking(let maskValue):
             return [try MaskingKernels.masking(maskValue, onlyInput(inputs, node), as: T.self)]
         case .merge(let a):
-            return [try MergeKernels.merge(node, a.kind, inputs, as: T.self)]
+            var kind = a.kind
+            if case .concatenate(let axis) = kind, let first = inputs.first {
+                kind = .concatenate(axis: context.featureAxis(axis, rank: first.tensor.rank))
+            }
+            return [try MergeKernels.merge(node, kind, inputs, as: T.self)]
         case .output(let a):
             return [try OutputKernels.output(node, a, onlyInput(inputs, node), as: T.self)]
         case .timeDistributed(let layer):
@@ -113,15 +131,17 @@ enum OutputLayout {
     /// EmbeddingSequenceLayer or DuplicateToTimeSeries, and still returns them as NCW).
     /// Everything else leaves as computed.
     static func toCaller(_ tensor: Tensor, graph: Graph, node: String) throws -> Tensor {
-        guard tensor.rank == 3 else { return tensor }
+        guard tensor.rank == 3, sequencesTransposed(graph) else { return tensor }
+        return try tensor.transposed([0, 2, 1])
+    }
+
+    /// Whether the graph's sequences are DL4J's NCW at the boundary (see `toCaller`).
+    static func sequencesTransposed(_ graph: Graph) -> Bool {
         let layouts = graph.inputs.compactMap { n -> DataLayout? in
             if case .input(let a) = n.op { return a.layout }
             return nil
         }
         let fromDL4J = graph.source.format.lowercased().hasPrefix("dl4j")
-        if layouts.contains(.sequenceFeaturesTime) || (fromDL4J && !layouts.contains(.sequenceTimeMajorFeatures)) {
-            return try tensor.transposed([0, 2, 1])
-        }
-        return tensor
+        return layouts.contains(.sequenceFeaturesTime) || (fromDL4J && !layouts.contains(.sequenceTimeMajorFeatures))
     }
 }

@@ -45,6 +45,14 @@ struct RecurrentCell {
 /// arithmetic. Keras masking: a masked step keeps the states and outputs the previous
 /// output (or 0 when `zeroOutputForMask`); the previous output starts at 0.
 enum RecurrentSequence {
+    /// What a masked step does (see `RecurrentKernels`).
+    enum MaskSemantics: Sendable {
+        /// Keep h (and c); output the previous output.
+        case keras
+        /// Zero h (and c) and the output, as DL4J multiplies them by the mask.
+        case dl4j
+    }
+
     struct Result<T: RuntimeScalar> {
         var steps: Int
         /// Outputs [batch, steps, units] in processing order (empty unless returnSequences).
@@ -57,7 +65,7 @@ enum RecurrentSequence {
 
     static func run<T: RuntimeScalar>(_ node: Node, _ cell: RecurrentCell, _ x: RuntimeValue, parameterPrefix prefix: String,
                                       goBackwards: Bool, initialStates: [[T]], zeroOutputForMask: Bool,
-                                      as type: T.Type) throws -> Result<T> {
+                                      masking: MaskSemantics = .keras, as type: T.Type) throws -> Result<T> {
         let input = x.tensor
         try requireRank(input, [3], node, what: "recurrent input [batch, time, features]")
         let (batch, steps, features) = (input.shape[0], input.shape[1], input.shape[2])
@@ -185,6 +193,8 @@ enum RecurrentSequence {
                         previousOutput[k] = newH[k]
                     }
                     if cell.stateCount == 2 { for k in range { c[k] = newC[k] } }
+                } else if masking == .dl4j {
+                    for k in range { h[k] = 0; c[k] = 0; previousOutput[k] = 0 }
                 } else if zeroOutputForMask {
                     for k in range { previousOutput[k] = 0 }
                 }

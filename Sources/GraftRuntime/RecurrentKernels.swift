@@ -7,18 +7,23 @@ import GraftCore
 /// Outputs: the sequence [batch, time, units] (returnSequences, keeping the input mask) or the
 /// last output [batch, units]; then, with returnState, h (and c for LSTM). Extra inputs after
 /// the sequence are initial states (h, then c), as Keras' `initial_state`.
+///
+/// `masking` picks what a masked step does: `.keras` (keep the states, repeat the previous
+/// output) or `.dl4j` (DL4J's LSTMHelpers/SimpleRnn multiply the step's output and states by
+/// the mask: they become 0). Both agree on post-padded sequences.
 enum RecurrentKernels {
-    static func evaluate<T: RuntimeScalar>(_ node: Node, _ inputs: [RuntimeValue], as type: T.Type) throws -> [RuntimeValue] {
+    static func evaluate<T: RuntimeScalar>(_ node: Node, _ inputs: [RuntimeValue], as type: T.Type,
+                                           masking: RecurrentSequence.MaskSemantics = .keras) throws -> [RuntimeValue] {
         let x = try onlyInput(inputs, node)
         let initial = try inputs.dropFirst().map { try $0.tensor.converted(to: T.dtype).scalars(as: T.self) }
         switch node.op {
         case .simpleRNN, .lstm, .gru:
             let cell = try RecurrentCell(node.op, node: node)
             let run = try RecurrentSequence.run(node, cell, x, parameterPrefix: "", goBackwards: cell.attributes.goBackwards,
-                                                initialStates: initial, zeroOutputForMask: false, as: T.self)
+                                                initialStates: initial, zeroOutputForMask: false, masking: masking, as: T.self)
             return try outputs(of: run, cell: cell, batch: x.tensor.shape[0], mask: x.mask)
         case .bidirectional(let a):
-            return try bidirectional(node, a, x, initialStates: initial, as: T.self)
+            return try bidirectional(node, a, x, initialStates: initial, masking: masking, as: T.self)
         default:
             throw GraftError(.invalidArgument, "not a recurrent op: \(node.op.kindName)", location: node.name)
         }
@@ -46,7 +51,8 @@ enum RecurrentKernels {
     /// `zero_output_for_mask` on both directions then). Outputs: merged (or forward, backward
     /// when the merge mode is none), then forward states, then backward states.
     static func bidirectional<T: RuntimeScalar>(_ node: Node, _ a: BidirectionalAttributes, _ x: RuntimeValue,
-                                                initialStates: [[T]], as type: T.Type) throws -> [RuntimeValue] {
+                                                initialStates: [[T]], masking: RecurrentSequence.MaskSemantics,
+                                                as type: T.Type) throws -> [RuntimeValue] {
         let cell = try RecurrentCell(a.layer, node: node)
         let attrs = cell.attributes
         let stateCount = cell.stateCount
@@ -57,10 +63,10 @@ enum RecurrentKernels {
         let zero = attrs.returnSequences
         let forward = try RecurrentSequence.run(node, cell, x, parameterPrefix: "forward/", goBackwards: attrs.goBackwards,
                                                 initialStates: Array(initialStates.prefix(stateCount)),
-                                                zeroOutputForMask: zero, as: T.self)
+                                                zeroOutputForMask: zero, masking: masking, as: T.self)
         let backward = try RecurrentSequence.run(node, cell, x, parameterPrefix: "backward/", goBackwards: !attrs.goBackwards,
                                                  initialStates: Array(initialStates.dropFirst(stateCount)),
-                                                 zeroOutputForMask: zero, as: T.self)
+                                                 zeroOutputForMask: zero, masking: masking, as: T.self)
         let batch = x.tensor.shape[0], u = attrs.units, steps = forward.steps
         var fwd: [T], bwd: [T], shape: [Int]
         if attrs.returnSequences {

@@ -72,6 +72,23 @@ final class DL4JConfigTests: XCTestCase {
         XCTAssertEqual(g.nodes[2].parameters["kernel"]?.floats(), [3])
     }
 
+    func testLastTimeStepAndMaskZeroWrappers() throws {
+        let g = try DL4JReader.readConfiguration(json: """
+        {"confs": [
+          {"layer": {"@class": "org.deeplearning4j.nn.conf.layers.recurrent.LastTimeStep",
+            "underlying": {"@class": "org.deeplearning4j.nn.conf.layers.recurrent.MaskZeroLayer", "maskingValue": -1.0,
+              "underlying": {"@class": "org.deeplearning4j.nn.conf.layers.LSTM", "nin": 3, "nout": 2, "layerName": "rnn"}}}},
+          {"layer": {"@class": "org.deeplearning4j.nn.conf.layers.OutputLayer", "nin": 2, "nout": 1,
+            "lossFn": {"@class": "org.nd4j.linalg.lossfunctions.impl.LossMSE"}}}
+        ]}
+        """)
+        XCTAssertEqual(g.nodes.map(\.name), ["input", "rnn/maskZero", "rnn", "rnn/lastTimeStep", "layer1"])
+        XCTAssertEqual(g.nodes[1].op, .masking(maskValue: -1))
+        XCTAssertEqual(g.nodes[3].op, .dl4jVertex(.lastTimeStep))
+        XCTAssertEqual(g.nodes[4].inputs, [NodeOutput("rnn/lastTimeStep")])
+        XCTAssertEqual(g.nodes[0].op, .input(InputAttributes(shape: [3, nil], layout: .sequenceFeaturesTime)))
+    }
+
     func testCustomLayerIsOpaqueWithItsParameters() throws {
         let g = try build("""
         {"confs": [{"layer": {"dense": {"nin": 1, "nout": 2, "layerName": "a"}}},

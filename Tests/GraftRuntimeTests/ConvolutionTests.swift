@@ -95,6 +95,26 @@ final class ConvolutionTests: XCTestCase {
         assertTensor(back, shape: last.shape, last.doubles())
     }
 
+    /// The im2col buffer is filled in blocks of output positions; any block size gives the same
+    /// numbers (up to GEMM rounding).
+    func testIm2colBlocksGiveTheSameResult() throws {
+        let (h, w, c, f) = (5, 6, 3, 2)
+        let xValues = sampleValues(2 * h * w * c)
+        let kValues = sampleValues(2 * 2 * c * f, seed: 5)
+        let a = ConvAttributes(rank: 2, filters: f, kernelSize: [2, 2], padding: .same)
+        let node = makeNode("c", .conv(a), inputs: [], parameters: ["kernel": Tensor(shape: [2, 2, c, f], floats: kValues)])
+        let (values, view) = try SpatialView.read(Tensor(shape: [2, h, w, c], floats: xValues), rank: 2, format: .channelsLast,
+                                                  node: node, as: Float.self)
+        let whole = try ConvolutionOps.standard(node, a, values, view, kernelName: "kernel", as: Float.self)
+        let reference = naiveConv2D(xValues, batch: 2, h: h, w: w, c: c, kernel: kValues, kh: 2, kw: 2, filters: f, stride: 1, same: true)
+        for budget in [1, 12, 13, 50] {  // 1 row, exactly 1 row (12 = 2·2·3), just over, several rows
+            let blocked = try ConvolutionOps.standard(node, a, values, view, kernelName: "kernel", columnBudget: budget, as: Float.self)
+            XCTAssertEqual(blocked.values.count, whole.values.count)
+            for (b, w) in zip(blocked.values, whole.values) { XCTAssertEqual(b, w, accuracy: 1e-6, "budget \(budget)") }
+        }
+        for (g, e) in zip(whole.values, reference.values) { XCTAssertEqual(Double(g), e, accuracy: 1e-5) }
+    }
+
     func testGroupedConvolutionKeepsGroupsApart() throws {
         // 4 input channels, 2 groups, 2 filters, k = 1: filter 0 sees channels 0-1, filter 1 channels 2-3.
         let a = ConvAttributes(rank: 1, filters: 2, kernelSize: [1], groups: 2, useBias: false)

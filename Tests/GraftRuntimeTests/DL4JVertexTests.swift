@@ -129,6 +129,24 @@ final class DL4JVertexTests: XCTestCase {
                                         [Tensor(shape: [1, 2, 3], floats: [1, 2, 3, 4, 5, 6])]))
     }
 
+    /// DL4J's MergeVertex and batch norm name axis 1 (features) on NCW sequences; inside the
+    /// runtime that is the last axis.
+    func testDL4JFeatureAxisOnSequences() throws {
+        let g = Graph(nodes: [
+            inputNode("x", [1, 2], layout: .sequenceFeaturesTime),
+            makeNode("twice", .dl4jVertex(.scale(factor: 2)), inputs: ["x"]),
+            makeNode("merge", .merge(MergeAttributes(.concatenate(axis: 1))), inputs: ["x", "twice"]),
+            makeNode("bn", .batchNorm(BatchNormAttributes(axis: 1, epsilon: 0)), inputs: ["merge"], parameters: [
+                "gamma": Tensor(shape: [2], floats: [1, 1]), "beta": Tensor(shape: [2], floats: [0, 10]),
+                "movingMean": Tensor(shape: [2], floats: [0, 0]), "movingVariance": Tensor(shape: [2], floats: [1, 4])]),
+        ], outputs: [NodeOutput("merge"), NodeOutput("bn")], source: SourceInfo(format: "dl4j"))
+        // x [1, features 1, time 2] = (3, 5) → merge [1, features 2, time 2] = [(3, 5), (6, 10)].
+        let outs = try Interpreter(graph: g).run([Tensor(shape: [1, 1, 2], floats: [3, 5])])
+        assertTensor(outs[0], shape: [1, 2, 2], [3, 5, 6, 10], tol: 0)
+        // bn: feature 0 unchanged, feature 1 → x/2 + 10.
+        assertTensor(outs[1], shape: [1, 2, 2], [3, 5, 13, 15])
+    }
+
     func testLastTimeStepWithoutMask() throws {
         let y = try runOne(vertex(.lastTimeStep, inputShape: [2, 3], layout: .sequenceFeaturesTime),
                            [Tensor(shape: [1, 2, 3], floats: [1, 2, 3, 4, 5, 6])])

@@ -222,6 +222,18 @@ final class RecurrentTests: XCTestCase {
         assertTensor(outs[1], shape: [1, 1], [rnnStep(1, rnnStep(2, 0))])
     }
 
+    /// DL4J semantics: a masked step's output and states are multiplied by the mask (become 0).
+    func testDL4JMaskingZeroesStateAndOutput() throws {
+        let node = makeNode("rnn", .simpleRNN(RecurrentAttributes(units: 1, returnSequences: true)), inputs: ["x"], parameters: rnnParams)
+        let x = RuntimeValue(Tensor(shape: [1, 3, 1], floats: [1, 5, 2]), mask: [true, false, true])
+        let dl4j = try RecurrentKernels.evaluate(node, [x], as: Float.self, masking: .dl4j)
+        assertTensor(dl4j[0].tensor, shape: [1, 3, 1], [rnnStep(1, 0), 0, rnnStep(2, 0)])
+        let keras = try RecurrentKernels.evaluate(node, [x], as: Float.self)
+        let k1 = rnnStep(1, 0)
+        assertTensor(keras[0].tensor, shape: [1, 3, 1], [k1, k1, rnnStep(2, k1)])
+        XCTAssertEqual(keras[0].mask, [true, false, true])
+    }
+
     func testMissingRecurrentKernelIsAClearError() {
         let g = singleOpGraph(.simpleRNN(RecurrentAttributes(units: 1)), inputShape: [2, 1],
                               parameters: ["kernel": Tensor(shape: [1, 1], floats: [1])])
