@@ -5,8 +5,10 @@ import GraftCore
 /// Images follow each op's `dataFormat`; a 1-D op works on sequences [batch, steps, channels]
 /// (channelsLast) or [batch, channels, steps] (channelsFirst). Every kernel computes on a
 /// channels-last view (see `SpatialView`) and converts back at the end. Outputs carry no mask.
+/// `masking` matters only for 1-D global pooling of a masked sequence (see `MaskSemantics`).
 enum ConvolutionKernels {
-    static func evaluate<T: RuntimeScalar>(_ node: Node, _ inputs: [RuntimeValue], as type: T.Type) throws -> [RuntimeValue] {
+    static func evaluate<T: RuntimeScalar>(_ node: Node, _ inputs: [RuntimeValue], as type: T.Type,
+                                           masking: MaskSemantics = .keras) throws -> [RuntimeValue] {
         let x = try onlyInput(inputs, node)
         switch node.op {
         case .conv(let a):
@@ -14,7 +16,7 @@ enum ConvolutionKernels {
         case .pooling(let a):
             return [RuntimeValue(try PoolingKernels.pool(node, a, x.tensor, as: T.self))]
         case .globalPooling(let a):
-            return [RuntimeValue(try PoolingKernels.globalPool(node, a, x, as: T.self))]
+            return [RuntimeValue(try PoolingKernels.globalPool(node, a, x, masking: masking, as: T.self))]
         case .zeroPadding(let a):
             return [RuntimeValue(try SpatialResizeKernels.zeroPad(node, a, x.tensor, as: T.self))]
         case .cropping(let a):

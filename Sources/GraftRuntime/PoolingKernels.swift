@@ -61,14 +61,15 @@ enum PoolingKernels {
     }
 
     /// Global max/average over all spatial axes → [batch, channels] (or with size-1 spatial
-    /// axes when `keepDims`). A 1-D input's mask excludes masked steps (Keras'
-    /// GlobalAveragePooling1D, DL4J's GlobalPoolingLayer); a fully masked example gives 0.
+    /// axes when `keepDims`). A 1-D input's mask leaves masked steps out of the average
+    /// (Keras' GlobalAveragePooling1D) and, with DL4J semantics, out of the max too (DL4J's
+    /// GlobalPoolingLayer; Keras' GlobalMaxPooling1D ignores masks). A fully masked example gives 0.
     static func globalPool<T: RuntimeScalar>(_ node: Node, _ a: GlobalPoolingAttributes, _ x: RuntimeValue,
-                                             as type: T.Type) throws -> Tensor {
+                                             masking: MaskSemantics = .keras, as type: T.Type) throws -> Tensor {
         let (values, view) = try SpatialView.read(x.tensor, rank: a.rank, format: a.dataFormat, node: node, as: T.self)
         let c = view.channels, positions = view.positions
         var mask: [Bool]? = nil
-        if a.rank == 1, let m = x.mask {
+        if a.rank == 1, let m = x.mask, a.kind == .average || masking == .dl4j {
             guard m.count == view.batch * positions else {
                 throw GraftError(.shapeMismatch, "mask does not match the sequence", location: node.name, field: "mask",
                                  expected: "\(view.batch * positions) entries", found: "\(m.count)")

@@ -45,14 +45,6 @@ struct RecurrentCell {
 /// arithmetic. Keras masking: a masked step keeps the states and outputs the previous
 /// output (or 0 when `zeroOutputForMask`); the previous output starts at 0.
 enum RecurrentSequence {
-    /// What a masked step does (see `RecurrentKernels`).
-    enum MaskSemantics: Sendable {
-        /// Keep h (and c); output the previous output.
-        case keras
-        /// Zero h (and c) and the output, as DL4J multiplies them by the mask.
-        case dl4j
-    }
-
     struct Result<T: RuntimeScalar> {
         var steps: Int
         /// Outputs [batch, steps, units] in processing order (empty unless returnSequences).

@@ -1,5 +1,15 @@
 import GraftCore
 
+/// How a producer treats masked time steps where Keras and DL4J differ.
+enum MaskSemantics: Sendable {
+    /// Keras: a recurrent layer keeps h (and c) over a masked step and repeats the previous
+    /// output; GlobalMaxPooling1D ignores the mask (GlobalAveragePooling1D honours it).
+    case keras
+    /// DL4J: recurrent layers multiply the step's output and states by the mask (they become
+    /// 0); global pooling (max and average) leaves masked steps out.
+    case dl4j
+}
+
 /// Dispatch for the recurrent family: SimpleRNN, LSTM (with optional Graves peepholes),
 /// GRU (both `resetAfter` variants) and Bidirectional wrappers. Sequences are
 /// [batch, time, features]; the input's mask (true = step present) is honoured as Keras does.
@@ -13,7 +23,7 @@ import GraftCore
 /// the mask: they become 0). Both agree on post-padded sequences.
 enum RecurrentKernels {
     static func evaluate<T: RuntimeScalar>(_ node: Node, _ inputs: [RuntimeValue], as type: T.Type,
-                                           masking: RecurrentSequence.MaskSemantics = .keras) throws -> [RuntimeValue] {
+                                           masking: MaskSemantics = .keras) throws -> [RuntimeValue] {
         let x = try onlyInput(inputs, node)
         let initial = try inputs.dropFirst().map { try $0.tensor.converted(to: T.dtype).scalars(as: T.self) }
         switch node.op {
@@ -51,7 +61,7 @@ enum RecurrentKernels {
     /// `zero_output_for_mask` on both directions then). Outputs: merged (or forward, backward
     /// when the merge mode is none), then forward states, then backward states.
     static func bidirectional<T: RuntimeScalar>(_ node: Node, _ a: BidirectionalAttributes, _ x: RuntimeValue,
-                                                initialStates: [[T]], masking: RecurrentSequence.MaskSemantics,
+                                                initialStates: [[T]], masking: MaskSemantics,
                                                 as type: T.Type) throws -> [RuntimeValue] {
         let cell = try RecurrentCell(a.layer, node: node)
         let attrs = cell.attributes

@@ -64,6 +64,11 @@ final class PoolingResizeTests: XCTestCase {
         ], outputs: [NodeOutput("p")])
         let masked = try runOne(g, [Tensor(shape: [2, 3, 1], floats: [2, 0, 4, 1, 1, 0])])
         assertTensor(masked, shape: [2, 1], [3, 1])
+        // Max: Keras ignores the mask (masked steps were zeroed by Masking); DL4J leaves them out.
+        let node = makeNode("p", .globalPooling(GlobalPoolingAttributes(kind: .max, rank: 1)), inputs: ["x"])
+        let seq = RuntimeValue(Tensor(shape: [1, 3, 1], floats: [-2, 0, -4]), mask: [true, false, true])
+        assertTensor(try ConvolutionKernels.evaluate(node, [seq], as: Float.self)[0].tensor, shape: [1, 1], [0])
+        assertTensor(try ConvolutionKernels.evaluate(node, [seq], as: Float.self, masking: .dl4j)[0].tensor, shape: [1, 1], [-2])
     }
 
     func testZeroPaddingAndCropping() throws {
