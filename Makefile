@@ -21,9 +21,15 @@ build: deps
 test: deps
 	$(SWIFT) test
 
-## Set up and run the demo on a bundled model.
+## Set up and run the demo on a bundled model: the LSTM → time-distributed softmax model of
+## the question that started the project, written by tf-keras. Inspect it, run it on its
+## bundled input, and print the largest difference from what Keras itself computed.
+DEMO_MODEL := fixtures/lstm_timeseries.h5
+DEMO_IO    := fixtures/lstm_timeseries_io.npz
 run: build
-	$(GRAFT) --help
+	$(GRAFT) inspect $(DEMO_MODEL)
+	@mkdir -p .build/demo
+	$(GRAFT) predict $(DEMO_MODEL) --input $(DEMO_IO) --output .build/demo/lstm_timeseries_out.npy --compare $(DEMO_IO)
 
 clean:
 	rm -rf .build
