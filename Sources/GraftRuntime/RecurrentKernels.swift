@@ -10,7 +10,7 @@ import GraftCore
 enum RecurrentKernels {
     static func evaluate<T: RuntimeScalar>(_ node: Node, _ inputs: [RuntimeValue], as type: T.Type) throws -> [RuntimeValue] {
         let x = try onlyInput(inputs, node)
-        let initial = try inputs.dropFirst().map { try $0.tensor.converted(to: T.dtype).scalars(as: T.self) }
+        let initial = inputs.dropFirst().map { $0.tensor.converted(to: T.dtype).scalars(as: T.self) }
         switch node.op {
         case .simpleRNN, .lstm, .gru:
             let cell = try RecurrentCell(node.op, node: node)
