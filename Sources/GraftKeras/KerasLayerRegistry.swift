@@ -20,6 +20,9 @@ public enum KerasLayerRegistry {
         KerasGlobalPoolingFamily.self,
         KerasPaddingCroppingFamily.self,
         KerasUpSamplingFamily.self,
+        KerasLocallyConnectedFamily.self,
+        KerasConvLSTMFamily.self,
+        KerasAttentionFamily.self,
     ]
 
     /// Class name → family, built once; a class claimed by two families is a programming error

@@ -38,6 +38,6 @@ enum KerasCaseArrays {
     }
 
     static func loadNPY(path: String) throws -> Tensor {
-        try NPY.read(path: path)
+        try GraftCore.NPY.read(path: path)
     }
 }

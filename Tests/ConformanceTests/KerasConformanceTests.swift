@@ -29,12 +29,8 @@ final class KerasConformanceTests: XCTestCase {
 
     /// Cases whose models hold built-in Keras layers the IR has no op for yet. Each must fail
     /// with an `unknownLayer` error naming the class; when one starts passing, remove it here.
-    static let knownUnsupported: [String: String] = [
-        "keras/tfkeras/cnn2d_92": "LocallyConnected2D",
-        "keras/tfkeras/convlstm2d_1": "ConvLSTM2D",
-        "keras/tfkeras/convlstm2d_16": "ConvLSTM2D",
-        "keras/weights/keras-attention": "Attention",
-    ]
+    /// (Empty since LocallyConnected2D, ConvLSTM2D and Attention have IR ops.)
+    static let knownUnsupported: [String: String] = [:]
 
     func testKerasCorpus() throws {
         let cases = try Corpus.cases(formats: Self.formats)

@@ -31,10 +31,13 @@ public enum KerasBidirectionalFamily: KerasLayerFamily {
               let innerConfig = inner["config"] else {
             throw layer.error(.malformed, "missing wrapped layer", field: "layer", expected: "{class_name, config}")
         }
-        guard KerasRecurrentFamily.classNames.contains(innerClass) else {
+        let readable = KerasRecurrentFamily.classNames.union(KerasConvLSTMFamily.classNames)
+        guard readable.contains(innerClass) else {
             throw layer.error(.unknownLayer, "Bidirectional wraps a layer class Graft cannot read", field: "layer",
-                              expected: KerasRecurrentFamily.classNames.sorted().joined(separator: ", "), found: innerClass)
+                              expected: readable.sorted().joined(separator: ", "), found: innerClass)
         }
+        let innerFamily: any KerasLayerFamily.Type =
+            KerasConvLSTMFamily.classNames.contains(innerClass) ? KerasConvLSTMFamily.self : KerasRecurrentFamily.self
         guard layer.weights.count % 2 == 0 else {
             throw layer.error(.missingWeights, "forward and backward layers need the same number of weights",
                               expected: "an even number of arrays", found: "\(layer.weights.count)")
@@ -45,7 +48,7 @@ public enum KerasBidirectionalFamily: KerasLayerFamily {
                               producer: layer.producer, weights: Array(weights), inputShapes: layer.inputShapes,
                               file: layer.file)
         }
-        let forward = try KerasRecurrentFamily.map(context(innerConfig, layer.weights[..<half], "forward"))
+        let forward = try innerFamily.map(context(innerConfig, layer.weights[..<half], "forward"))
 
         var backwardConfig = innerConfig
         if let b = layer.config["backward_layer"], !b.isNull {
@@ -58,7 +61,7 @@ public enum KerasBidirectionalFamily: KerasLayerFamily {
             }
             backwardConfig = bConfig
         }
-        let backward = try KerasRecurrentFamily.map(context(backwardConfig, layer.weights[half...], "backward"))
+        let backward = try innerFamily.map(context(backwardConfig, layer.weights[half...], "backward"))
         guard sameExceptDirection(forward.op, backward.op) else {
             throw layer.error(.unsupported, "backward layer configured differently from the forward layer",
                               field: "backward_layer", expected: "\(forward.op)", found: "\(backward.op)")
@@ -88,6 +91,7 @@ public enum KerasBidirectionalFamily: KerasLayerFamily {
         case .simpleRNN(var a): a.goBackwards.toggle(); return .simpleRNN(a)
         case .lstm(var a): a.recurrent.goBackwards.toggle(); return .lstm(a)
         case .gru(var a): a.recurrent.goBackwards.toggle(); return .gru(a)
+        case .convLSTM(var a): a.recurrent.goBackwards.toggle(); return .convLSTM(a)
         default: return op
         }
     }
