@@ -113,7 +113,23 @@ extension Op {
                 return nil
             }
 
-        case .opaque:
+        case .locallyConnected(let a):
+            guard let outShape = try? outputShapes(inputShapes).first, outShape.allSatisfy({ $0 != nil }),
+                  x.count == a.rank + 1, let c = (a.dataFormat == .channelsLast ? x.last : x.first) ?? nil else { return nil }
+            let outSpatial = (a.dataFormat == .channelsLast ? outShape.dropLast() : outShape.dropFirst()).compactMap { $0 }
+            var out = ["kernel": [outSpatial.reduce(1, *), a.kernelSize.reduce(1, *) * c, a.filters]]
+            if a.useBias { out["bias"] = outSpatial + [a.filters] }
+            return out
+
+        case .convLSTM(let a):
+            let step = Array(x.dropFirst())
+            guard step.count == a.rank + 1, let c = (a.dataFormat == .channelsLast ? step.last : step.first) ?? nil else { return nil }
+            let f = a.filters
+            var out = ["kernel": a.kernelSize + [c, 4 * f], "recurrentKernel": a.kernelSize + [f, 4 * f]]
+            if a.recurrent.useBias { out["bias"] = [4 * f] }
+            return out
+
+        case .attention, .opaque:
             return nil
         }
     }

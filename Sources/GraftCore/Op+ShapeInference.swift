@@ -134,6 +134,34 @@ extension Op {
         case .dl4jVertex(let v):
             return [try Op.vertexShape(inputShapes, v)]
 
+        case .locallyConnected(let a):
+            let (spatial, channels) = try Op.splitSpatial(x, rank: a.rank, format: a.dataFormat, what: "locally connected input")
+            _ = channels
+            var out: [Int?] = []
+            for i in 0..<a.rank {
+                out.append(try Op.windowOutput(spatial[i], kernel: a.kernelSize[safe: i] ?? 1, stride: a.strides[safe: i] ?? 1,
+                                                dilation: 1, padding: .valid))
+            }
+            return [Op.joinSpatial(out, channels: a.filters, format: a.dataFormat)]
+
+        case .convLSTM(let a):
+            try requireRank(x, exactly: a.rank + 2, "convLSTM input")
+            let (spatial, _) = try Op.splitSpatial(Array(x.dropFirst()), rank: a.rank, format: a.dataFormat, what: "convLSTM step")
+            var out: [Int?] = []
+            for i in 0..<a.rank {
+                out.append(try Op.windowOutput(spatial[i], kernel: a.kernelSize[safe: i] ?? 1, stride: a.strides[safe: i] ?? 1,
+                                                dilation: a.dilation[safe: i] ?? 1, padding: a.padding))
+            }
+            let step = Op.joinSpatial(out, channels: a.filters, format: a.dataFormat)
+            let main = a.recurrent.returnSequences ? [x[0]] + step : step
+            return a.recurrent.returnState ? [main, step, step] : [main]
+
+        case .attention:
+            let value = inputShapes[1]
+            try requireRank(x, atLeast: 1, "attention query")
+            try requireRank(value, atLeast: 1, "attention value")
+            return [Array(x.dropLast()) + [value.last ?? nil]]
+
         case .opaque(let a):
             guard let shape = a.outputShape else {
                 throw GraftError(.unsupported, "opaque layer '\(a.className)' states no output shape",
@@ -149,6 +177,7 @@ extension Op {
         case .simpleRNN(let r): return r.returnState ? 2 : 1
         case .gru(let a): return a.recurrent.returnState ? 2 : 1
         case .lstm(let a): return a.recurrent.returnState ? 3 : 1
+        case .convLSTM(let a): return a.recurrent.returnState ? 3 : 1
         case .bidirectional(let a):
             let main = a.mergeMode == .none ? 2 : 1
             guard let inner = a.layer.outputCount else { return nil }
@@ -168,6 +197,7 @@ extension Op {
             if case .dot = a.kind { return 2...2 }
             return 2...Int.max
         case .dl4jVertex(.stack): return 1...Int.max
+        case .attention: return 2...3
         case .opaque: return 0...Int.max
         default: return 1...1
         }
@@ -179,6 +209,7 @@ extension Op {
         case .simpleRNN(let r): return r
         case .lstm(let a): return a.recurrent
         case .gru(let a): return a.recurrent
+        case .convLSTM(let a): return a.recurrent
         default: return nil
         }
     }
@@ -193,7 +224,8 @@ extension Op {
             if case .depthwise = a.kind { return nil }
             return a.filters
         case .embedding(let a): return a.outputDim
-        case .simpleRNN, .lstm, .gru: return recurrentAttributes?.units
+        case .simpleRNN, .lstm, .gru, .convLSTM: return recurrentAttributes?.units
+        case .locallyConnected(let a): return a.filters
         case .bidirectional(let a):
             guard let u = a.layer.outputWidth else { return nil }
             return a.mergeMode == .concat ? 2 * u : u

@@ -31,7 +31,7 @@ enum LocallyConnectedKernels {
         var cols = [T](repeating: 0, count: positions * rowLength)
         for b in 0..<view.batch {
             ConvolutionOps.im2col(values, base: b * view.positions * view.channels, view: view, geo: geo,
-                                  channelOffset: 0, channelCount: view.channels, into: &cols)
+                                  channelOffset: 0, channelCount: view.channels, positions: 0..<positions, into: &cols)
             for p in 0..<positions {
                 let dst = (b * positions + p) * filters
                 for f in 0..<filters { out[dst + f] = bias?[p * filters + f] ?? 0 }
