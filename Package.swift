@@ -44,7 +44,7 @@ let package = Package(
         .testTarget(name: "GraftDL4JTests", dependencies: ["GraftDL4J", "GraftRuntime"]),
         .testTarget(name: "GraftRuntimeTests", dependencies: ["GraftRuntime"]),
         .testTarget(name: "GraftSurgeryTests", dependencies: ["GraftSurgery", "GraftRuntime"]),
-        .testTarget(name: "ConformanceTests", dependencies: ["GraftKeras", "GraftDL4J", "GraftRuntime"]),
+        .testTarget(name: "ConformanceTests", dependencies: ["GraftKeras", "GraftDL4J", "GraftRuntime", "GraftIO"]),
         .testTarget(name: "GraftIOTests", dependencies: ["GraftIO"]),
         .testTarget(name: "GraftCLITests", dependencies: ["graft"]),
     ]
