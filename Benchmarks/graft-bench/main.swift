@@ -3,6 +3,8 @@
 //
 //     graft-bench keras-read FILE.h5 [--runs N]    prints one JSON object on stdout
 //
+// GRAFT_BENCH_TRACE=1 also prints the current and peak RSS after each read on stderr.
+//
 // One "read" is `KerasReader.read(path:)`: open the file, parse the config, read every weight
 // dataset into its tensor and build the graph. One untimed warm-up read first (page cache, code
 // paths), then N timed reads on a monotonic clock; each run's graph is dropped before the next.
@@ -126,7 +128,10 @@ func kerasRead(_ arguments: [String]) {
             let started = monotonicSeconds()
             let result = try readKeras(path)  // the graph is dropped inside readKeras, before the clock stops
             times.append(monotonicSeconds() - started)
-            precondition(result.bytes == warmUp.bytes)
+            guard result.bytes == warmUp.bytes else {
+                printError("graft-bench: run read \(result.bytes) weight bytes, the warm-up \(warmUp.bytes)")
+                exit(1)
+            }
             if trace { printError("after run: rss \(currentRSSBytes()) peak \(peakRSSBytes())") }
         }
         let peak = peakRSSBytes()
