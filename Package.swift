@@ -39,6 +39,9 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
+        // Benchmark timer (bench/README.md); not a test, not part of `make test`.
+        .executableTarget(name: "graft-bench", dependencies: ["GraftCore", "GraftKeras"], path: "Benchmarks/graft-bench"),
+
         .testTarget(name: "GraftCoreTests", dependencies: ["GraftCore"]),
         .testTarget(name: "GraftKerasTests", dependencies: ["GraftKeras", "GraftRuntime"]),
         .testTarget(name: "GraftDL4JTests", dependencies: ["GraftDL4J", "GraftRuntime"]),
