@@ -43,4 +43,12 @@ final class SizeLimitTests: XCTestCase {
         XCTAssertEqual(try Op.upSampling(UpSamplingAttributes(rank: 1, size: [2])).outputShapes([[1 << 30, 3]]), [[1 << 31, 3]])
         XCTAssertEqual(try Op.flatten.outputShapes([[1 << 20, 1 << 20, 4]]), [[1 << 42]])
     }
+
+    func testTensorReshapeToAnOverflowingShapeIsAnError() {
+        let t = Tensor(zeros: [4], dtype: .float32)
+        for shape in [[1 << 32, 1 << 32, 4], [-1, -4], [Int.max, 2]] {
+            XCTAssertThrowsError(try t.reshaped(shape), "\(shape)") { XCTAssertEqual(($0 as? GraftError)?.kind, .shapeMismatch) }
+        }
+        XCTAssertEqual(try t.reshaped([2, 2]).shape, [2, 2])
+    }
 }
