@@ -179,9 +179,14 @@ public enum AtomicFile {
             .appendingPathComponent(".\(url.lastPathComponent).\(UInt32.random(in: 0...UInt32.max)).graft.tmp")
         do {
             try data.write(to: temp)
-            if FileManager.default.fileExists(atPath: path) { _ = try FileManager.default.replaceItemAt(url, withItemAt: temp) } else {
-                try FileManager.default.moveItem(at: temp, to: url)
+            // rename(2) replaces an existing target atomically (Foundation's replaceItemAt
+            // fails on Linux when the target exists).
+            guard rename(temp.path, url.path) == 0 else {
+                throw GraftError(.io, "cannot rename into place: \(String(cString: strerror(errno)))", file: path)
             }
+        } catch let error as GraftError {
+            try? FileManager.default.removeItem(at: temp)
+            throw error
         } catch {
             try? FileManager.default.removeItem(at: temp)
             throw GraftError(.io, "cannot write file: \(error.localizedDescription)", file: path)

@@ -21,13 +21,18 @@ struct ToleranceOptions: ParsableArguments {
 }
 
 /// Runs a command body, printing a `GraftError` to stderr and exiting with 2 (bad input)
-/// or 1 (failed verification).
+/// or 1 (failed verification). Any other error is bad input too (exit 2), never 1.
 func reportingErrors(_ body: () throws -> Void) throws {
     do {
         try body()
     } catch let error as GraftError {
         FileHandle.standardError.write(Data("graft: \(error.description)\n".utf8))
         throw ExitCode(error.kind == .verificationFailed ? 1 : 2)
+    } catch let code as ExitCode {
+        throw code
+    } catch {
+        FileHandle.standardError.write(Data("graft: \(error)\n".utf8))
+        throw ExitCode(2)
     }
 }
 

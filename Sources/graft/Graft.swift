@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 
 /// The `graft` command line: a thin shell over the library. Exit codes: 0 success,
 /// 1 failed verification, 2 bad input (the reason on stderr).
@@ -18,4 +19,20 @@ struct Graft: ParsableCommand {
             DiffCommand.self, RenderCommand.self, CheckFrozenCommand.self, ConvertArrayCommand.self,
         ]
     )
+
+    /// Parses and runs like ArgumentParser's default `main`, except that a command-line
+    /// usage error (missing argument, unknown option or subcommand) exits with 2, the
+    /// "bad input" code of the CLI contract, instead of ArgumentParser's 64.
+    static func main() {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch let code as ExitCode {
+            exit(withError: code)
+        } catch {
+            if exitCode(for: error) == .success { exit(withError: error) }  // --help, --version
+            FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
+            Foundation.exit(2)
+        }
+    }
 }

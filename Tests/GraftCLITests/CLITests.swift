@@ -59,6 +59,24 @@ final class CLITests: XCTestCase {
         XCTAssertTrue(inspect.stdout.contains("--json"))
     }
 
+    /// Usage errors are bad input: exit 2 with the reason on stderr (not ArgumentParser's 64).
+    func testUsageErrorsExitWithTwo() throws {
+        for arguments in [["inspect"], ["no-such-command"], ["inspect", "x.h5", "--no-such-option"]] {
+            let process = Process()
+            process.executableURL = Self.binary
+            process.arguments = arguments
+            let err = Pipe()
+            process.standardOutput = Pipe()
+            process.standardError = err
+            try process.run()
+            let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            process.waitUntilExit()
+            XCTAssertEqual(process.terminationStatus, 2, "\(arguments)")
+            XCTAssertFalse(stderr.isEmpty, "\(arguments): no reason on stderr")
+        }
+        XCTAssertEqual(try graft("--version").status, 0)
+    }
+
     func testMissingFileIsBadInput() throws {
         let r = try graft("inspect", temp.appendingPathComponent("nope.h5").path)
         XCTAssertEqual(r.status, 2)
