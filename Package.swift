@@ -30,7 +30,7 @@ let package = Package(
         .target(name: "GraftKeras", dependencies: ["GraftCore", "CHDF5", "CZip"]),
         .target(name: "GraftDL4J", dependencies: ["GraftCore", "CZip"]),
         .target(name: "GraftRuntime", dependencies: ["GraftCore", "COpenBLAS"]),
-        .target(name: "GraftSurgery", dependencies: ["GraftCore", "GraftRuntime"]),
+        .target(name: "GraftSurgery", dependencies: ["GraftCore", "GraftRuntime", .product(name: "OrderedCollections", package: "swift-collections")]),
         .executableTarget(name: "graft", dependencies: [
             "GraftCore", "GraftKeras", "GraftDL4J", "GraftSurgery", "GraftRuntime",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -40,7 +40,7 @@ let package = Package(
         .testTarget(name: "GraftKerasTests", dependencies: ["GraftKeras", "GraftRuntime"]),
         .testTarget(name: "GraftDL4JTests", dependencies: ["GraftDL4J", "GraftRuntime"]),
         .testTarget(name: "GraftRuntimeTests", dependencies: ["GraftRuntime"]),
-        .testTarget(name: "GraftSurgeryTests", dependencies: ["GraftSurgery", "GraftRuntime"]),
+        .testTarget(name: "GraftSurgeryTests", dependencies: ["GraftSurgery", "GraftRuntime", .product(name: "OrderedCollections", package: "swift-collections")]),
         .testTarget(name: "ConformanceTests", dependencies: ["GraftKeras", "GraftDL4J", "GraftRuntime"]),
         .testTarget(name: "GraftCLITests", dependencies: ["graft"]),
     ]
