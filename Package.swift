@@ -11,6 +11,7 @@ let package = Package(
         .library(name: "GraftDL4J", targets: ["GraftDL4J"]),
         .library(name: "GraftSurgery", targets: ["GraftSurgery"]),
         .library(name: "GraftRuntime", targets: ["GraftRuntime"]),
+        .library(name: "GraftIO", targets: ["GraftIO"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -31,8 +32,10 @@ let package = Package(
         .target(name: "GraftDL4J", dependencies: ["GraftCore", "CZip"]),
         .target(name: "GraftRuntime", dependencies: ["GraftCore", "COpenBLAS"]),
         .target(name: "GraftSurgery", dependencies: ["GraftCore", "GraftRuntime", .product(name: "OrderedCollections", package: "swift-collections")]),
+        // Format detection by content and loading/saving through the format modules.
+        .target(name: "GraftIO", dependencies: ["GraftCore", "GraftKeras", "GraftDL4J"]),
         .executableTarget(name: "graft", dependencies: [
-            "GraftCore", "GraftKeras", "GraftDL4J", "GraftSurgery", "GraftRuntime",
+            "GraftCore", "GraftIO", "GraftKeras", "GraftDL4J", "GraftSurgery", "GraftRuntime",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -42,6 +45,7 @@ let package = Package(
         .testTarget(name: "GraftRuntimeTests", dependencies: ["GraftRuntime"]),
         .testTarget(name: "GraftSurgeryTests", dependencies: ["GraftSurgery", "GraftRuntime", .product(name: "OrderedCollections", package: "swift-collections")]),
         .testTarget(name: "ConformanceTests", dependencies: ["GraftKeras", "GraftDL4J", "GraftRuntime"]),
+        .testTarget(name: "GraftIOTests", dependencies: ["GraftIO"]),
         .testTarget(name: "GraftCLITests", dependencies: ["graft"]),
     ]
 )

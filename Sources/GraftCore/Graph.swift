@@ -64,8 +64,13 @@ public struct SourceInfo: Sendable, Equatable {
     public var path: String?
     /// Format-level fields the IR does not model (training config, model class, …), verbatim.
     public var extras: JSONValue
-    public init(format: String = "memory", producer: String = "graft", path: String? = nil, extras: JSONValue = .object([:])) {
+    /// Source-format entries kept byte-exact for same-format writers (e.g. DL4J's
+    /// `updaterState.bin`, `normalizer.bin`), keyed by entry name.
+    public var attachments: [String: [UInt8]]
+    public init(format: String = "memory", producer: String = "graft", path: String? = nil, extras: JSONValue = .object([:]),
+                attachments: [String: [UInt8]] = [:]) {
         self.format = format; self.producer = producer; self.path = path; self.extras = extras
+        self.attachments = attachments
     }
 }
 

@@ -57,6 +57,17 @@ public indirect enum Op: Sendable, Equatable {
     case bidirectional(BidirectionalAttributes)
     /// Applies `layer` to every time step. Params: the wrapped op's, unprefixed.
     case timeDistributed(layer: Op)
+    /// Locally connected 1-D/2-D layer (unshared convolution weights, valid padding). Params:
+    /// `kernel` [outPositions, taps·in, filters], each row's patch flattened in (k…, channel)
+    /// order, `bias` [outSpatial…, filters]. See `LocallyConnectedAttributes`.
+    case locallyConnected(LocallyConnectedAttributes)
+    /// Convolutional LSTM over [batch, time, spatial…, channels] (or channels-first per step).
+    /// Params: `kernel` [k…, in, 4f], `recurrentKernel` [k…, f, 4f], `bias` [4f], gate blocks
+    /// in Keras order **[i | f | c | o]**. See `ConvLSTMAttributes`.
+    case convLSTM(ConvLSTMAttributes)
+    /// Dot-product attention (Keras `Attention`): inputs query, value, optional key.
+    /// Params: `scale` [] when `useScale`, `concatScoreWeight` [] for the concat score mode.
+    case attention(AttentionAttributes)
     /// Marks time steps whose features all equal `maskValue` as masked.
     case masking(maskValue: Double)
     /// Merges several inputs element-wise or by concatenation.
@@ -102,6 +113,9 @@ public indirect enum Op: Sendable, Equatable {
         case .gru: return "gru"
         case .bidirectional(let a): return "bidirectional(\(a.layer.kindName))"
         case .timeDistributed(let l): return "timeDistributed(\(l.kindName))"
+        case .locallyConnected(let a): return "locallyConnected\(a.rank)d"
+        case .convLSTM(let a): return "convLSTM\(a.rank)d"
+        case .attention: return "attention"
         case .masking: return "masking"
         case .merge(let a): return a.kind.name
         case .output(let a): return "output(\(a.kind.rawValue))"

@@ -64,6 +64,22 @@ struct SpatialView {
         return (last.scalars(as: T.self), view)
     }
 
+    /// The element count of an output of `shape` whose size comes from attributes (strides,
+    /// padding, upsampling factors): refuses overflow and anything over 2³¹ elements before
+    /// a kernel allocates it.
+    static func checkedCount(_ shape: [Int], node: Node) throws -> Int {
+        var total = 1
+        for d in shape {
+            let (product, overflow) = total.multipliedReportingOverflow(by: max(d, 0))
+            guard !overflow, product <= 1 << 31 else {
+                throw GraftError(.invalidArgument, "output would be too large", location: node.name,
+                                 expected: "at most 2^31 elements", found: "shape \(shape)")
+            }
+            total = product
+        }
+        return total
+    }
+
     /// Builds the output tensor from channels-last `values` [batch, spatial..., channels],
     /// transposing to channels-first when `format` says so.
     static func write<T: RuntimeScalar>(_ values: [T], batch: Int, spatial: [Int], channels: Int,
@@ -107,9 +123,9 @@ struct AxisGeometry {
         }
     }
 
-    /// Checks window attributes: one positive entry per spatial axis.
+    /// Checks window attributes: one positive entry (below 2³¹) per spatial axis.
     static func check(_ values: [Int], rank: Int, field: String, node: Node) throws {
-        guard values.count == rank, values.allSatisfy({ $0 >= 1 }) else {
+        guard values.count == rank, values.allSatisfy({ $0 >= 1 && $0 < 1 << 31 }) else {
             throw GraftError(.invalidArgument, "bad \(field)", location: node.name, field: field,
                              expected: "\(rank) positive values", found: "\(values)")
         }

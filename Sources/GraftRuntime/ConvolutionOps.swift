@@ -231,9 +231,9 @@ enum ConvolutionOps {
             return AxisGeometry(input: input, kernel: k, stride: s, dilation: d, output: max(length, 0), padBefore: padBefore)
         }
         let outDims = geo.map(\.output)
-        let outPositions = outDims.reduce(1, *)
+        let outPositions = try SpatialView.checkedCount(outDims, node: node)
         let taps = geo.map(\.kernel).reduce(1, *)
-        var out = [T](repeating: 0, count: view.batch * outPositions * filters)
+        var out = [T](repeating: 0, count: try SpatialView.checkedCount([view.batch, outPositions, filters], node: node))
         let inPositions = view.positions
         guard inPositions > 0, filters > 0, outPositions > 0, cin > 0 else {
             return (out, Array(outDims.suffix(a.rank)), filters)

@@ -79,8 +79,19 @@ enum Kernels {
             return [try DL4JKernels.evaluate(node, v, inputs, context: context, as: T.self)]
         case .conv, .pooling, .globalPooling, .zeroPadding, .cropping, .upSampling:
             return try ConvolutionKernels.evaluate(node, inputs, as: T.self)
-        case .simpleRNN, .lstm, .gru, .bidirectional:
+        case .bidirectional(let a):
+            if case .convLSTM(let inner) = a.layer {
+                return try ConvLSTMKernels.bidirectional(node, a.mergeMode, inner, inputs, as: T.self)
+            }
             return try RecurrentKernels.evaluate(node, inputs, as: T.self)
+        case .simpleRNN, .lstm, .gru:
+            return try RecurrentKernels.evaluate(node, inputs, as: T.self)
+        case .convLSTM(let a):
+            return try ConvLSTMKernels.evaluate(node, a, inputs, as: T.self)
+        case .locallyConnected(let a):
+            return [RuntimeValue(try LocallyConnectedKernels.locallyConnected(node, a, onlyInput(inputs, node).tensor, as: T.self))]
+        case .attention(let a):
+            return [try AttentionKernels.attention(node, a, inputs, as: T.self)]
         case .opaque(let a):
             throw GraftError(.opaqueLayer,
                              "node '\(node.name)' is an opaque \(a.format) layer of class '\(a.className)' that Graft carries but cannot compute",

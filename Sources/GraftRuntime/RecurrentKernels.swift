@@ -25,7 +25,7 @@ enum RecurrentKernels {
     static func evaluate<T: RuntimeScalar>(_ node: Node, _ inputs: [RuntimeValue], as type: T.Type,
                                            masking: MaskSemantics = .keras) throws -> [RuntimeValue] {
         let x = try onlyInput(inputs, node)
-        let initial = try inputs.dropFirst().map { try $0.tensor.converted(to: T.dtype).scalars(as: T.self) }
+        let initial = inputs.dropFirst().map { $0.tensor.converted(to: T.dtype).scalars(as: T.self) }
         switch node.op {
         case .simpleRNN, .lstm, .gru:
             let cell = try RecurrentCell(node.op, node: node)

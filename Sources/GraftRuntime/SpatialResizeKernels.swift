@@ -7,7 +7,7 @@ enum SpatialResizeKernels {
         let (values, view) = try SpatialView.read(x, rank: a.rank, format: a.dataFormat, node: node, as: T.self)
         let before = SpatialView.lift(a.amounts.map(\.before), fill: 0)
         let outDims = (0..<3).map { view.dims[$0] + before[$0] + (SpatialView.lift(a.amounts.map(\.after), fill: 0))[$0] }
-        return try copyWindow(values, view, outDims: outDims, offset: before.map { -$0 }, rank: a.rank, format: a.dataFormat)
+        return try copyWindow(values, view, outDims: outDims, offset: before.map { -$0 }, rank: a.rank, format: a.dataFormat, node: node)
     }
 
     static func crop<T: RuntimeScalar>(_ node: Node, _ a: SpatialPadAttributes, _ x: Tensor, as type: T.Type) throws -> Tensor {
@@ -21,14 +21,14 @@ enum SpatialResizeKernels {
                              field: "cropping", expected: "at most \(view.spatial) per axis",
                              found: "\(a.amounts.map { "(\($0.before), \($0.after))" })")
         }
-        return try copyWindow(values, view, outDims: outDims, offset: before, rank: a.rank, format: a.dataFormat)
+        return try copyWindow(values, view, outDims: outDims, offset: before, rank: a.rank, format: a.dataFormat, node: node)
     }
 
     /// out[o] = x[o + offset] where inside the input, else 0 (per lifted spatial axis).
     static func copyWindow<T: RuntimeScalar>(_ x: [T], _ view: SpatialView, outDims: [Int], offset: [Int], rank: Int,
-                                             format: DataFormat) throws -> Tensor {
+                                             format: DataFormat, node: Node) throws -> Tensor {
         let c = view.channels
-        var out = [T](repeating: 0, count: view.batch * outDims.reduce(1, *) * c)
+        var out = [T](repeating: 0, count: try SpatialView.checkedCount([view.batch] + outDims + [c], node: node))
         var o = 0
         for b in 0..<view.batch {
             for z in 0..<outDims[0] {
@@ -50,7 +50,9 @@ enum SpatialResizeKernels {
     }
 
     static func checkAmounts(_ node: Node, _ a: SpatialPadAttributes) throws {
-        guard a.amounts.count == a.rank, a.amounts.allSatisfy({ $0.before >= 0 && $0.after >= 0 }) else {
+        let limit = 1 << 31
+        guard a.amounts.count == a.rank,
+              a.amounts.allSatisfy({ $0.before >= 0 && $0.after >= 0 && $0.before < limit && $0.after < limit }) else {
             throw GraftError(.invalidArgument, "bad padding/cropping amounts", location: node.name, field: "amounts",
                              expected: "\(a.rank) non-negative (before, after) pairs",
                              found: "\(a.amounts.map { "(\($0.before), \($0.after))" })")
@@ -65,7 +67,7 @@ enum SpatialResizeKernels {
         let size = SpatialView.lift(a.size, fill: 1)
         let outDims = (0..<3).map { view.dims[$0] * size[$0] }
         let c = view.channels
-        var out = [T](repeating: 0, count: view.batch * outDims.reduce(1, *) * c)
+        var out = [T](repeating: 0, count: try SpatialView.checkedCount([view.batch] + outDims + [c], node: node))
         switch a.interpolation.lowercased() {
         case "nearest":
             var o = 0

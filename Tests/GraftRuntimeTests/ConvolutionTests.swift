@@ -177,6 +177,15 @@ final class ConvolutionTests: XCTestCase {
         assertTensor(y, shape: [1, 2, 2, 1], [1 + 5, 2 + 10, 3 + 15, 4 + 20])
     }
 
+    /// TimeDistributed(Conv1D): each time step's [steps, channels] slice is convolved on its own.
+    func testTimeDistributedConv1D() throws {
+        let conv = Op.conv(ConvAttributes(rank: 1, filters: 1, kernelSize: [2], useBias: false))
+        let g = singleOpGraph(.timeDistributed(layer: conv), inputShape: [2, 3, 1],
+                              parameters: ["kernel": Tensor(shape: [2, 1, 1], floats: [1, 10])])
+        let y = try runOne(g, [Tensor(shape: [1, 2, 3, 1], floats: [1, 2, 3, 4, 5, 6])])
+        assertTensor(y, shape: [1, 2, 2, 1], [1 + 20, 2 + 30, 4 + 50, 5 + 60])
+    }
+
     func testConv3DSumsTheCube() throws {
         let a = ConvAttributes(rank: 3, filters: 1, kernelSize: [2, 2, 2], useBias: false)
         let y = try conv(a, input: [2, 2, 2, 1], params: ["kernel": Tensor(shape: [2, 2, 2, 1, 1], floats: Array(repeating: 1, count: 8))],

@@ -100,3 +100,23 @@ final class PoolingResizeTests: XCTestCase {
         assertTensor(bi, shape: [1, 1, 4, 1], [0, 0.25, 0.75, 1])
     }
 }
+
+extension PoolingResizeTests {
+    /// Sizes that come from attributes are checked before anything is allocated.
+    func testHugeAttributeSizesAreRefused() {
+        let x = Tensor(shape: [1, 2, 1], floats: [1, 2])
+        let transposed = Op.conv(ConvAttributes(kind: .transposed(outputPadding: nil), rank: 1, filters: 4, kernelSize: [1],
+                                                strides: [1 << 30], useBias: false))
+        let cases: [(Op, [String: Tensor])] = [
+            (.upSampling(UpSamplingAttributes(rank: 1, size: [1 << 40])), [:]),
+            (.upSampling(UpSamplingAttributes(rank: 1, size: [(1 << 30) + 1])), [:]),  // 2·(2³⁰ + 1) > 2³¹ elements
+            (.zeroPadding(SpatialPadAttributes(rank: 1, amounts: [.init(Int.max, 1)])), [:]),
+            (transposed, ["kernel": Tensor(shape: [1, 4, 1], floats: [1, 1, 1, 1])]),  // 2·2³⁰ steps × 4 filters
+        ]
+        for (op, params) in cases {
+            XCTAssertThrowsError(try runOne(singleOpGraph(op, inputShape: [2, 1], parameters: params), [x]), op.kindName) { e in
+                XCTAssertEqual((e as? GraftError)?.kind, .invalidArgument, "\(op.kindName): \(e)")
+            }
+        }
+    }
+}

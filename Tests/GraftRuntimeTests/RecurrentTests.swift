@@ -222,6 +222,25 @@ final class RecurrentTests: XCTestCase {
         assertTensor(outs[1], shape: [1, 1], [rnnStep(1, rnnStep(2, 0))])
     }
 
+    /// Bidirectional LSTM with returnState: outputs are merged, forward h, c, backward h, c.
+    func testBidirectionalLSTMReturnStateOrder() throws {
+        var params: [String: Tensor] = [:]
+        for (k, v) in lstmParams { params["forward/" + k] = v; params["backward/" + k] = v }
+        let g = Graph(nodes: [
+            inputNode("x", [2, 1]),
+            makeNode("bi", .bidirectional(BidirectionalAttributes(mergeMode: .concat, layer: .lstm(LSTMAttributes(
+                RecurrentAttributes(units: 2, returnState: true))))), inputs: ["x"], parameters: params),
+        ], outputs: (0..<5).map { NodeOutput("bi", output: $0) })
+        let outs = try Interpreter(graph: g).run([Tensor(shape: [1, 2, 1], floats: [0.4, -0.9])])
+        let f1 = lstmStep(x: 0.4, h: [0, 0], c: [0, 0]), f2 = lstmStep(x: -0.9, h: f1.h, c: f1.c)
+        let b1 = lstmStep(x: -0.9, h: [0, 0], c: [0, 0]), b2 = lstmStep(x: 0.4, h: b1.h, c: b1.c)
+        assertTensor(outs[0], shape: [1, 4], f2.h + b2.h)
+        assertTensor(outs[1], shape: [1, 2], f2.h)
+        assertTensor(outs[2], shape: [1, 2], f2.c)
+        assertTensor(outs[3], shape: [1, 2], b2.h)
+        assertTensor(outs[4], shape: [1, 2], b2.c)
+    }
+
     /// DL4J semantics: a masked step's output and states are multiplied by the mask (become 0).
     func testDL4JMaskingZeroesStateAndOutput() throws {
         let node = makeNode("rnn", .simpleRNN(RecurrentAttributes(units: 1, returnSequences: true)), inputs: ["x"], parameters: rnnParams)

@@ -1,0 +1,179 @@
+import CHDF5
+import GraftCore
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// An HDF5 file opened read-only through libhdf5. Groups, datasets and attributes are read
+/// through `root` and the objects it opens; every failure is a `GraftError` naming the file
+/// and the path inside it. External links, external storage and virtual datasets are refused:
+/// a model file may only read its own bytes.
+public final class HDF5File: @unchecked Sendable {
+    public let path: String
+    let id: hid_t
+
+    public init(path: String) throws {
+        graft_h5_silence_errors()
+        self.path = path
+        var info = stat()
+        guard stat(path, &info) == 0 else {
+            throw GraftError(.io, "file not found or unreadable", file: path)
+        }
+        guard (info.st_mode & S_IFMT) == S_IFREG else {
+            throw GraftError(.io, "not a regular file", file: path)
+        }
+        guard H5Fis_hdf5(path) > 0 else {
+            throw GraftError(.malformed, "not an HDF5 file", file: path, expected: "HDF5 signature")
+        }
+        let fid = graft_h5_open_readonly(path)
+        guard fid >= 0 else {
+            throw GraftError(.io, "HDF5 could not open the file", file: path)
+        }
+        id = fid
+    }
+
+    deinit { H5Fclose(id) }
+
+    /// The root group `/`.
+    public func root() throws -> HDF5Group {
+        graft_h5_silence_errors()
+        let gid = H5Gopen2(id, "/", graft_h5p_default())
+        guard gid >= 0 else { throw error("cannot open the root group", at: "/") }
+        return HDF5Group(handle: HDF5Handle(gid, file: self), path: "/")
+    }
+
+    func error(_ message: String, at location: String, kind: GraftError.Kind = .malformed,
+               expected: String? = nil, found: String? = nil) -> GraftError {
+        GraftError(kind, message, file: path, location: location, expected: expected, found: found)
+    }
+}
+
+/// An open HDF5 object id, closed when the last reference goes. Holds its file open.
+public final class HDF5Handle: @unchecked Sendable {
+    let id: hid_t
+    public let file: HDF5File
+    init(_ id: hid_t, file: HDF5File) { self.id = id; self.file = file }
+    deinit { H5Oclose(id) }
+}
+
+/// What a name inside a group refers to.
+public enum HDF5ObjectKind: Sendable, Equatable {
+    case group, dataset, other
+}
+
+/// Attribute access shared by groups and datasets.
+public protocol HDF5Object {
+    var handle: HDF5Handle { get }
+    /// The object's absolute path inside the file, for messages.
+    var path: String { get }
+}
+
+/// An HDF5 group.
+public struct HDF5Group: HDF5Object, @unchecked Sendable {
+    public let handle: HDF5Handle
+    public let path: String
+
+
+
+    func childPath(_ name: String) -> String {
+        path == "/" ? "/" + name : path + "/" + name
+    }
+
+    /// Splits a relative path into its components, refusing absolute paths and empty names.
+    func components(_ relative: String) throws -> [String] {
+        let parts = relative.split(separator: "/", omittingEmptySubsequences: true).map(String.init)
+        guard !parts.isEmpty, !relative.hasPrefix("/") else {
+            throw file.error("bad path inside the file", at: childPath(relative), kind: .invalidArgument,
+                             expected: "a relative path", found: "'\(relative)'")
+        }
+        return parts
+    }
+
+    /// The kind of the object at `relative` (which may contain `/`), or nil when absent.
+    /// Only hard links are followed: soft, external and user-defined links are an error.
+    public func kind(of relative: String) throws -> HDF5ObjectKind? {
+        graft_h5_silence_errors()
+        let parts = try components(relative)
+        var current = handle
+        var currentPath = path
+        for (i, part) in parts.enumerated() {
+            let objectPath = currentPath == "/" ? "/" + part : currentPath + "/" + part
+            switch graft_h5_link_kind(current.id, part) {
+            case -1: return nil
+            case 0: break
+            case 1: throw file.error("soft link refused", at: objectPath, kind: .unsupported,
+                                     expected: "a hard link", found: "a soft link")
+            case 2: throw file.error("external link refused", at: objectPath, kind: .unsupported,
+                                     expected: "objects stored in this file", found: "an external link")
+            default: throw file.error("user-defined link refused", at: objectPath, kind: .unsupported)
+            }
+            let oid = H5Oopen(current.id, part, graft_h5p_default())
+            guard oid >= 0 else { return nil }
+            let next = HDF5Handle(oid, file: file)
+            let type = H5Iget_type(oid)
+            if i == parts.count - 1 {
+                switch type {
+                case H5I_GROUP: return .group
+                case H5I_DATASET: return .dataset
+                default: return .other
+                }
+            }
+            guard type == H5I_GROUP else { return nil }
+            current = next
+            currentPath = objectPath
+        }
+        return nil
+    }
+
+    /// Opens the object at `relative`, following it component by component.
+    func open(_ relative: String, as expected: HDF5ObjectKind) throws -> HDF5Handle {
+        guard let kind = try kind(of: relative) else {
+            throw file.error("not found", at: childPath(relative), kind: .missingWeights,
+                             expected: expected == .group ? "a group" : "a dataset")
+        }
+        guard kind == expected else {
+            throw file.error("object of the wrong kind", at: childPath(relative),
+                             expected: expected == .group ? "a group" : "a dataset", found: "\(kind)")
+        }
+        // Every component was checked by `kind(of:)`: no external links on the way.
+        let oid = H5Oopen(handle.id, relative, graft_h5p_default())
+        guard oid >= 0 else { throw file.error("cannot open", at: childPath(relative), kind: .io) }
+        return HDF5Handle(oid, file: file)
+    }
+
+    public func contains(_ relative: String) -> Bool {
+        ((try? kind(of: relative)) ?? nil) != nil
+    }
+
+    /// The subgroup at `relative` (may contain `/`).
+    public func group(_ relative: String) throws -> HDF5Group {
+        HDF5Group(handle: try open(relative, as: .group), path: childPath(relative))
+    }
+
+    /// The dataset at `relative` (may contain `/`).
+    public func dataset(_ relative: String) throws -> HDF5Dataset {
+        HDF5Dataset(handle: try open(relative, as: .dataset), path: childPath(relative))
+    }
+
+    /// Names of the links directly in this group, in name order.
+    public func childNames() throws -> [String] {
+        graft_h5_silence_errors()
+        var info = H5G_info_t()
+        guard H5Gget_info(handle.id, &info) >= 0 else { throw file.error("cannot list group", at: path) }
+        var names: [String] = []
+        for i in 0..<info.nlinks {
+            let size = H5Lget_name_by_idx(handle.id, ".", H5_INDEX_NAME, H5_ITER_INC, i, nil, 0, graft_h5p_default())
+            guard size >= 0 else { throw file.error("cannot read a link name", at: path) }
+            var buffer = [CChar](repeating: 0, count: Int(size) + 1)
+            guard H5Lget_name_by_idx(handle.id, ".", H5_INDEX_NAME, H5_ITER_INC, i, &buffer, buffer.count,
+                                     graft_h5p_default()) >= 0 else {
+                throw file.error("cannot read a link name", at: path)
+            }
+            names.append(String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))
+        }
+        return names
+    }
+}

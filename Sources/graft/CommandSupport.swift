@@ -1,0 +1,43 @@
+import ArgumentParser
+import Foundation
+import GraftCore
+import GraftIO
+
+/// Options every command that reads a model shares.
+struct ModelOptions: ParsableArguments {
+    @Argument(help: "The model file (Keras .h5/.keras/JSON config, or DL4J zip).")
+    var model: String
+
+    @Option(name: .long, help: "Weights-only HDF5 file, when MODEL is a Keras JSON config.")
+    var weights: String?
+
+    func load() throws -> Graph { try ModelFile.load(path: model, weights: weights) }
+}
+
+/// Tolerances for numeric comparisons: an element passes when |a − e| ≤ atol + rtol·|e|.
+struct ToleranceOptions: ParsableArguments {
+    @Option(help: "Absolute tolerance.") var atol: Double = 1e-5
+    @Option(help: "Relative tolerance.") var rtol: Double = 1e-4
+}
+
+/// Runs a command body, printing a `GraftError` to stderr and exiting with 2 (bad input)
+/// or 1 (failed verification). Any other error is bad input too (exit 2), never 1.
+func reportingErrors(_ body: () throws -> Void) throws {
+    do {
+        try body()
+    } catch let error as GraftError {
+        FileHandle.standardError.write(Data("graft: \(error.description)\n".utf8))
+        throw ExitCode(error.kind == .verificationFailed ? 1 : 2)
+    } catch let code as ExitCode {
+        throw code
+    } catch {
+        FileHandle.standardError.write(Data("graft: \(error)\n".utf8))
+        throw ExitCode(2)
+    }
+}
+
+func printLine(_ text: String) {
+    FileHandle.standardOutput.write(Data((text + "\n").utf8))
+}
+
+func formatShape(_ shape: [Int]) -> String { "(" + shape.map(String.init).joined(separator: ", ") + ")" }

@@ -1,0 +1,35 @@
+import ArgumentParser
+import GraftCore
+import GraftIO
+import GraftRuntime
+
+struct VerifyCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "verify",
+        abstract: "Check that two models compute the same function; exit 1 if they do not.",
+        discussion: """
+            Both models run on the same inputs (--input, or seeded random inputs shaped like A's \
+            inputs, with unknown sizes set to 4) and every output is compared; the largest errors \
+            are printed.
+            """)
+
+    @Argument(help: "The first model.") var a: String
+    @Argument(help: "The second model.") var b: String
+    @Option(name: .long, help: "Input array (.npy or .npz); repeat for several inputs.") var input: [String] = []
+    @Option(name: .customLong("weights-a"), help: "Weights file when A is a Keras JSON config.") var weightsA: String?
+    @Option(name: .customLong("weights-b"), help: "Weights file when B is a Keras JSON config.") var weightsB: String?
+    @Option(help: "Seed for random inputs.") var seed: UInt64 = 42
+    @OptionGroup var tolerance: ToleranceOptions
+
+    func run() throws {
+        try reportingErrors {
+            let first = try ModelFile.load(path: a, weights: weightsA)
+            let second = try ModelFile.load(path: b, weights: weightsB)
+            let inputs = input.isEmpty ? try RandomInputs.make(for: first, seed: seed) : try ArrayFile.readInputs(input)
+            let outA = try Interpreter(graph: first).run(inputs)
+            let outB = try Interpreter(graph: second).run(inputs)
+            try checkOutputs(outB, expected: outA, tolerance: tolerance, names: second.outputs.map(\.description))
+            printLine("same function within atol \(tolerance.atol), rtol \(tolerance.rtol)")
+        }
+    }
+}
