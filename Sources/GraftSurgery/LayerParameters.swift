@@ -69,7 +69,7 @@ func initialParameters(for op: Op, name: String, inputWidth: Int?, weightInit: W
     case .input, .activation, .dropout, .flatten, .reshape, .permute, .repeatVector, .pooling, .globalPooling,
          .zeroPadding, .cropping, .upSampling, .masking, .merge, .dl4jVertex, .output:
         break
-    case .opaque, .conv, .prelu, .layerNorm, .timeDistributed:
+    case .opaque, .conv, .prelu, .layerNorm, .timeDistributed, .locallyConnected, .convLSTM, .attention:
         throw invalid("Graft cannot create the parameters of a new \(op.kindName) layer", node: name, found: op.kindName)
     }
     if case .output(var a) = result, a.units == nil, let w = inputWidth, a.kind == .loss || a.kind == .rnnLoss { a.units = w; result = .output(a) }

@@ -94,7 +94,10 @@ extension Graph {
             case .preprocessor(.cnnToFeedForward(let h, let w, let c)): return h * w * c
             default: return nil
             }
-        case .flatten, .reshape, .permute, .opaque: return nil
+        default:
+            // Anything else: the last axis of the inferred shape (a flattened vector's length).
+            guard let shapes = try? inferShapes()[output.node], output.output < shapes.count else { return nil }
+            return shapes[output.output].last ?? nil
         }
     }
 }
