@@ -55,6 +55,7 @@ func maxDifference(_ a: [Tensor], _ b: [Tensor]) -> Double {
 /// Runs both graphs on the same inputs and asserts equal outputs within `tolerance`.
 func assertSameFunction(_ a: Graph, _ b: Graph, inputs: [Tensor], tolerance: Double = 1e-6,
                         file: StaticString = #filePath, line: UInt = #line) throws {
+    XCTAssertNoThrow(try b.validate(), "edited graph does not validate", file: file, line: line)
     let x = try Interpreter(graph: a).run(inputs)
     let y = try Interpreter(graph: b).run(inputs)
     let d = maxDifference(x, y)
