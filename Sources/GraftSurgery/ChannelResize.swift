@@ -251,6 +251,14 @@ struct ChannelResizer {
             }
             graph.nodes[index] = node
             try propagate(from: c, map, channelsFirst: channelsFirst)
+        case .dl4jVertex(.preprocessor(.cnnToFeedForward(let h, let w, let channels))):
+            guard channels == map.oldCount else {
+                throw invalid("the CNN-to-feed-forward preprocessor's channel count disagrees with its input", node: c,
+                              expected: "\(map.oldCount) channels", found: "\(channels)")
+            }
+            node.op = .dl4jVertex(.preprocessor(.cnnToFeedForward(height: h, width: w, channels: map.newCount)))
+            graph.nodes[index] = node
+            try propagate(from: c, map.flattened(positions: h * w, channelsFirst: channelsFirst), channelsFirst: false)
         case .flatten:
             guard let rows = firstConsumerRows(after: c), map.oldCount > 0, rows % map.oldCount == 0 else {
                 throw invalid("cannot tell how many positions the flatten collects", node: c,
@@ -342,7 +350,8 @@ struct ChannelResizer {
                 current = next
                 continue
             case .dense, .conv, .simpleRNN, .lstm, .gru, .embedding, .bidirectional, .timeDistributed(.dense):
-                guard original.consumers(of: current).count == 1 else { break }
+                guard original.consumers(of: current).count == 1,
+                      !original.outputs.contains(where: { $0.node == current }) else { break }
                 visited.insert(current)
                 let out = try resizeProducer(current, map)
                 guard out.newCount == map.newCount else { break }
