@@ -37,7 +37,7 @@ struct ChannelMap: Equatable {
 /// `map.newCount`: entry i of each block copies old entry `sources[i]` (times `scales[i]` when
 /// `scaled`), or comes from `fresh` (row-major values of the result's shape; zero when nil).
 func remapAxis(_ t: Tensor, axis: Int, blocks: Int = 1, map: ChannelMap, scaled: Bool = false,
-               fresh: [Double]? = nil, node: String, parameter: String) throws -> Tensor {
+               fresh: ((Int) -> Double)? = nil, node: String, parameter: String) throws -> Tensor {
     let shape = t.shape
     guard axis >= 0, axis < shape.count, shape[axis] == blocks * map.oldCount else {
         throw GraftError(.shapeMismatch, "parameter '\(parameter)' does not have the width the layer says", location: node,
@@ -47,27 +47,45 @@ func remapAxis(_ t: Tensor, axis: Int, blocks: Int = 1, map: ChannelMap, scaled:
     let oldN = map.oldCount, newN = map.newCount
     var newShape = shape
     newShape[axis] = blocks * newN
-    let total = outer * blocks * newN * inner
-    if let fresh, fresh.count != total {
-        throw GraftError(.shapeMismatch, "internal: fresh values do not fit", location: node, field: parameter)
+    guard t.dtype == .float32 || t.dtype == .float64 else {
+        throw GraftError(.unsupported, "surgery edits float32 and float64 parameters only", location: node, field: parameter,
+                         found: "\(t.dtype)")
     }
-    let src = t.doubles()
-    var out = [Double](repeating: 0, count: total)
-    for o in 0..<outer {
-        for b in 0..<blocks {
-            for i in 0..<newN {
-                let dst = ((o * blocks + b) * newN + i) * inner
-                if let j = map.sources[i] {
-                    let from = ((o * blocks + b) * oldN + j) * inner
-                    let s = scaled ? map.scales[i] : 1
-                    for e in 0..<inner { out[dst + e] = s == 1 ? src[from + e] : src[from + e] * s }
-                } else if let fresh {
-                    for e in 0..<inner { out[dst + e] = fresh[dst + e] }
+    // Works on the bytes: whole slices are copied with memcpy, so the cost is proportional
+    // to the tensor touched and old values stay bit-identical.
+    var out = Tensor(zeros: newShape, dtype: t.dtype)
+    let size = t.dtype.size, sliceBytes = inner * size
+    t.withUnsafeBytes { src in
+        out.withUnsafeMutableBytes { dst in
+            func store(_ value: Double, at element: Int) {
+                if size == 4 { dst.storeBytes(of: Float(value), toByteOffset: element * 4, as: Float.self) }
+                else { dst.storeBytes(of: value, toByteOffset: element * 8, as: Double.self) }
+            }
+            func load(_ element: Int) -> Double {
+                size == 4 ? Double(src.load(fromByteOffset: element * 4, as: Float.self))
+                          : src.load(fromByteOffset: element * 8, as: Double.self)
+            }
+            for o in 0..<outer {
+                for b in 0..<blocks {
+                    for i in 0..<newN {
+                        let to = ((o * blocks + b) * newN + i) * inner
+                        if let j = map.sources[i] {
+                            let from = ((o * blocks + b) * oldN + j) * inner
+                            let s = scaled ? map.scales[i] : 1
+                            if s == 1 {
+                                if sliceBytes > 0 { (dst.baseAddress! + to * size).copyMemory(from: src.baseAddress! + from * size, byteCount: sliceBytes) }
+                            } else {
+                                for e in 0..<inner { store(load(from + e) * s, at: to + e) }
+                            }
+                        } else if let fresh {
+                            for e in 0..<inner { store(fresh(to + e), at: to + e) }
+                        }
+                    }
                 }
             }
         }
     }
-    return Tensor(shape: newShape, doubles: out).converted(to: t.dtype)
+    return out
 }
 
 /// How a resize fills what it creates.
@@ -97,8 +115,8 @@ struct ChannelResizer {
         original = graph; self.graph = graph; self.root = root; self.settings = settings
     }
 
-    mutating func values(_ initializer: WeightInit, _ shape: [Int]) throws -> [Double] {
-        try initializer.values(shape: shape, rng: &settings.rng)
+    mutating func values(_ initializer: WeightInit, _ shape: [Int]) throws -> (Int) -> Double {
+        try initializer.sampler(shape: shape, rng: &settings.rng)
     }
 
     // MARK: Producer
@@ -183,13 +201,14 @@ struct ChannelResizer {
         let columns = try remapAxis(recurrent, axis: 1, blocks: g, map: map,
                                     fresh: try values(settings.recurrentInit, [recurrent.shape[0], g * u2]),
                                     node: node.name, parameter: rName)
-        var freshRows = try values(settings.recurrentInit, [u2, g * u2])
-        for r in 0..<u2 { for c in 0..<(g * u2) where map.sources[c % u2] != nil { freshRows[r * g * u2 + c] = 0 } }
+        let rowValues = try values(settings.recurrentInit, [u2, g * u2])
+        let freshRows: (Int) -> Double = { e in map.sources[(e % (g * u2)) % u2] == nil ? rowValues(e) : 0 }
         node.parameters[rName] = try remapAxis(columns, axis: 0, map: map, scaled: true, fresh: freshRows,
                                                node: node.name, parameter: rName)
         if let bias = node.parameters[bName] {
-            var fresh = [Double](repeating: 0, count: bias.rank == 2 ? 2 * g * u2 : g * u2)
-            if case .lstm = op { for i in 0..<u2 where map.sources[i] == nil { fresh[u2 + i] = 1 } }
+            var biasValues = [Double](repeating: 0, count: bias.rank == 2 ? 2 * g * u2 : g * u2)
+            if case .lstm = op { for i in 0..<u2 where map.sources[i] == nil { biasValues[u2 + i] = 1 } }
+            let fresh: (Int) -> Double = { biasValues[$0] }
             node.parameters[bName] = try remapAxis(bias, axis: bias.rank - 1, blocks: g, map: map, fresh: fresh,
                                                    node: node.name, parameter: bName)
         }
@@ -245,8 +264,7 @@ struct ChannelResizer {
             for key in ["gamma", "beta", "movingMean", "movingVariance"] {
                 guard let t = node.parameters[key] else { continue }
                 let identity: Double = (key == "gamma" || key == "movingVariance") ? 1 : 0
-                node.parameters[key] = try remapAxis(t, axis: 0, map: map,
-                                                     fresh: Array(repeating: identity, count: map.newCount),
+                node.parameters[key] = try remapAxis(t, axis: 0, map: map, fresh: { _ in identity },
                                                      node: c, parameter: key)
             }
             graph.nodes[index] = node

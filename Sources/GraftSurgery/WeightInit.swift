@@ -112,6 +112,21 @@ public enum WeightInit: Sendable, Equatable {
         }
     }
 
+    /// Fresh values drawn on demand, element index → value, for tensors too large to fill
+    /// whole when only some slices are new. Element-wise initialisers draw from a stream
+    /// seeded from `rng` (so the values do not depend on which elements are asked for in
+    /// what order only through the stream); identity and orthogonal build the full matrix.
+    public func sampler(shape: [Int], rng: inout SplitMix64) throws -> @Sendable (Int) -> Double {
+        switch self {
+        case .identity, .orthogonal:
+            let all = try values(shape: shape, rng: &rng)
+            return { all[$0] }
+        default:
+            let box = SamplerState(rng: SplitMix64(seed: rng.next()), initializer: self, shape: shape)
+            return { _ in box.next() }
+        }
+    }
+
     /// A tensor of `dtype` with fresh values.
     public func tensor(shape: [Int], dtype: DType = .float32, rng: inout SplitMix64) throws -> Tensor {
         Tensor(shape: shape, doubles: try values(shape: shape, rng: &rng)).converted(to: dtype)
@@ -158,5 +173,32 @@ public enum WeightInit: Sendable, Equatable {
             }
         }
         return out
+    }
+}
+
+/// The mutable stream behind a `WeightInit.sampler`.
+final class SamplerState: @unchecked Sendable {
+    var rng: SplitMix64
+    let initializer: WeightInit
+    let fanIn: Double, fanOut: Double
+    init(rng: SplitMix64, initializer: WeightInit, shape: [Int]) {
+        self.rng = rng; self.initializer = initializer
+        (fanIn, fanOut) = WeightInit.fans(shape)
+    }
+    func next() -> Double {
+        switch initializer {
+        case .zeros: return 0
+        case .ones: return 1
+        case .constant(let v): return v
+        case .uniform(let lo, let hi): return rng.uniform(lo, hi)
+        case .normal(let mean, let std): return mean + rng.normal() * std
+        case .glorotUniform: let l = (6 / max(fanIn + fanOut, 1)).squareRoot(); return rng.uniform(-l, l)
+        case .glorotNormal: return rng.normal() * (2 / max(fanIn + fanOut, 1)).squareRoot()
+        case .heUniform: let l = (6 / max(fanIn, 1)).squareRoot(); return rng.uniform(-l, l)
+        case .heNormal: return rng.normal() * (2 / max(fanIn, 1)).squareRoot()
+        case .lecunUniform: let l = (3 / max(fanIn, 1)).squareRoot(); return rng.uniform(-l, l)
+        case .lecunNormal: return rng.normal() * (1 / max(fanIn, 1)).squareRoot()
+        case .identity, .orthogonal: return 0
+        }
     }
 }
