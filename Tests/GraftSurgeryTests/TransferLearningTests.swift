@@ -6,7 +6,8 @@ import GraftRuntime
 /// DL4J TransferLearning parity on a small VGG-style head: in → fc1 → fc2 → predictions.
 final class TransferLearningTests: XCTestCase {
     typealias T = TestGraphs
-    func model() -> Graph {
+    func model() -> Graph { Self.vggHead() }
+    static func vggHead() -> Graph {
         Graph(nodes: [Node(name: "in", op: .input(InputAttributes(shape: [8]))),
                       T.node("fc1", .dense(DenseAttributes(units: 6, activation: .plainRelu)), ["in"], [("kernel", [8, 6]), ("bias", [6])], seed: 1),
                       T.node("fc2", .dense(DenseAttributes(units: 5, activation: .plainRelu)), ["fc1"], [("kernel", [6, 5]), ("bias", [5])], seed: 2),
