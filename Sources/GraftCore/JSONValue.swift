@@ -239,14 +239,22 @@ struct JSONParser {
                 case UInt8(ascii: "r"): out += "\r"
                 case UInt8(ascii: "t"): out += "\t"
                 case UInt8(ascii: "u"):
-                    var code = try parseHex4()
+                    let code = try parseHex4()
                     if code >= 0xD800 && code < 0xDC00, pos + 1 < bytes.count,
                        bytes[pos] == UInt8(ascii: "\\"), bytes[pos + 1] == UInt8(ascii: "u") {
                         pos += 2
                         let low = try parseHex4()
-                        code = 0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00)
+                        if low >= 0xDC00 && low < 0xE000 {
+                            out.unicodeScalars.append(Unicode.Scalar(0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00)) ?? "\u{FFFD}")
+                        } else {
+                            // A lone high surrogate, then an unrelated escape: replace the surrogate only.
+                            out.unicodeScalars.append("\u{FFFD}")
+                            out.unicodeScalars.append(Unicode.Scalar(low) ?? "\u{FFFD}")
+                        }
+                    } else {
+                        // Lone surrogates are not scalars; they become U+FFFD.
+                        out.unicodeScalars.append(Unicode.Scalar(code) ?? "\u{FFFD}")
                     }
-                    out.unicodeScalars.append(Unicode.Scalar(code) ?? "\u{FFFD}")
                 default: throw error("bad escape")
                 }
                 run = pos

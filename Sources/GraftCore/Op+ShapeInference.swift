@@ -407,7 +407,7 @@ extension Op {
                     }
                     out[i] = v
                 }
-                total = (total != nil && s[ax - 1] != nil) ? total! + s[ax - 1]! : nil
+                if let sum = total, let size = s[ax - 1] { total = sum + size } else { total = nil }
             }
             out[ax - 1] = total
             return out

@@ -29,8 +29,8 @@ public final class ZipArchive {
             names.append(String(cString: cName))
         }
         entryNames = names
+        // Every stored property is set, so `deinit` runs (and discards the handle) when this throws.
         for name in names where name.hasPrefix("/") || name.split(separator: "/").contains("..") {
-            zip_discard(h)
             throw GraftError(.malformed, "zip entry with an unsafe path", file: path, location: name,
                              expected: "a relative path without '..'", found: name)
         }
@@ -51,28 +51,41 @@ public final class ZipArchive {
     }
 
     /// The whole uncompressed content of an entry. Fails when the entry is missing, larger
-    /// than `maxEntryBytes`, or shorter than it declares.
+    /// than `maxEntryBytes`, or shorter than it declares. Memory grows with the bytes actually
+    /// read (after a first reservation of at most 64 MiB), so a size the archive merely claims
+    /// is never allocated up front; a stored entry must declare its stored size.
     public func read(_ name: String) throws -> [UInt8] {
-        let size = try declaredSize(of: name)
+        var st = zip_stat_t()
+        zip_stat_init(&st)
+        guard zip_stat(handle, name, 0, &st) == 0 else {
+            throw GraftError(.missingWeights, "zip entry not found", file: path, location: name)
+        }
+        let size = st.size
         guard size <= maxEntryBytes else {
             throw GraftError(.malformed, "zip entry too large", file: path, location: name,
                              expected: "at most \(maxEntryBytes) bytes", found: "\(size) bytes")
+        }
+        if st.valid & UInt64(ZIP_STAT_COMP_METHOD | ZIP_STAT_COMP_SIZE) == UInt64(ZIP_STAT_COMP_METHOD | ZIP_STAT_COMP_SIZE),
+           st.comp_method == Int32(ZIP_CM_STORE), st.comp_size != size {
+            throw GraftError(.malformed, "stored zip entry declares a size other than its stored size", file: path,
+                             location: name, expected: "\(st.comp_size) bytes", found: "\(size) bytes")
         }
         guard let file = zip_fopen(handle, name, 0) else {
             throw GraftError(.malformed, "cannot open zip entry", file: path, location: name)
         }
         defer { zip_fclose(file) }
-        var bytes = [UInt8](repeating: 0, count: Int(size))
-        var done = 0
-        while done < bytes.count {
-            let n = bytes.withUnsafeMutableBytes { buf in
-                zip_fread(file, buf.baseAddress!.advanced(by: done), zip_uint64_t(buf.count - done))
-            }
+        let total = Int(size)
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(min(total, 64 << 20))
+        var chunk = [UInt8](repeating: 0, count: min(max(total, 1), 4 << 20))
+        while bytes.count < total {
+            let want = min(chunk.count, total - bytes.count)
+            let n = chunk.withUnsafeMutableBytes { buf in zip_fread(file, buf.baseAddress, zip_uint64_t(want)) }
             guard n > 0 else {
                 throw GraftError(.malformed, "zip entry is truncated or corrupt", file: path, location: name,
-                                 expected: "\(size) bytes", found: "\(done) bytes")
+                                 expected: "\(size) bytes", found: "\(bytes.count) bytes")
             }
-            done += Int(n)
+            bytes.append(contentsOf: chunk[0..<Int(n)])
         }
         return bytes
     }

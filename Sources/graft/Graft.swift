@@ -16,7 +16,7 @@ struct Graft: ParsableCommand {
         version: "0.1.0",
         subcommands: [
             InspectCommand.self, PredictCommand.self, VerifyCommand.self, FeaturizeCommand.self,
-            ConvertArrayCommand.self,
+            DiffCommand.self, RenderCommand.self, CheckFrozenCommand.self, ConvertArrayCommand.self,
         ]
     )
 

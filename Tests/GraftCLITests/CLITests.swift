@@ -135,4 +135,24 @@ final class CLITests: XCTestCase {
         XCTAssertEqual(try graft("convert-array", nd4j, back).status, 0)
         XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: features)), try Data(contentsOf: URL(fileURLWithPath: back)))
     }
+
+    func testDiffRenderAndCheckFrozen() throws {
+        let same = try graft("diff", Self.fixture("lstm_timeseries.h5"), Self.fixture("lstm_timeseries_config.json"),
+                             "--weights-b", Self.fixture("lstm_timeseries_weights.h5"))
+        XCTAssertEqual(same.status, 0, same.stderr)
+        XCTAssertTrue(same.stdout.contains("no differences"), same.stdout)
+        let differ = try graft("diff", Self.fixture("lstm_timeseries.h5"), Self.fixture("lstm_timeseries_keras3.h5"), "--json")
+        XCTAssertEqual(differ.status, 0, differ.stderr)
+        XCTAssertTrue(differ.stdout.contains("\"identical\": false"), differ.stdout)
+
+        let dot = temp.appendingPathComponent("g.dot").path
+        let render = try graft("render", Self.fixture("frozen_mlp.h5"), "--output", dot)
+        XCTAssertEqual(render.status, 0, render.stderr)
+        let text = try String(contentsOfFile: dot, encoding: .utf8)
+        XCTAssertTrue(text.contains("frozen_dense") && text.contains("#b0c4de"), text)
+
+        let check = try graft("check-frozen", Self.fixture("frozen_mlp.h5"), Self.fixture("frozen_mlp.h5"))
+        XCTAssertEqual(check.status, 0, check.stderr)
+        XCTAssertTrue(check.stdout.contains("1 frozen layer(s)"), check.stdout)
+    }
 }

@@ -37,6 +37,15 @@ final class JSONValueTests: XCTestCase {
         XCTAssertEqual(try JSONValue.parse(out), .string("q\"\\\n\u{01}é"))
     }
 
+    /// Lone surrogates (which Python's json writes for unpaired halves) become U+FFFD, and a
+    /// high surrogate followed by an unrelated escape keeps that escape.
+    func testLoneSurrogates() throws {
+        XCTAssertEqual(try JSONValue.parse(#""\ud83dA""#).stringValue, "\u{FFFD}A")
+        XCTAssertEqual(try JSONValue.parse(#""\ud83d\u0041""#).stringValue, "\u{FFFD}A")
+        XCTAssertEqual(try JSONValue.parse(#""\ude00x""#).stringValue, "\u{FFFD}x")
+        XCTAssertEqual(try JSONValue.parse(#""\ud83d""#).stringValue, "\u{FFFD}")
+    }
+
     func testDepthLimit() throws {
         let deep = String(repeating: "[", count: 300) + String(repeating: "]", count: 300)
         XCTAssertThrowsError(try JSONValue.parse(deep)) { error in
