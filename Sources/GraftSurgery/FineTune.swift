@@ -40,6 +40,14 @@ public struct FineTuneConfiguration: Sendable, Equatable {
 }
 
 extension Graph {
+    /// The weight initialiser of the latest fine-tune configuration in the history, if any:
+    /// the default for layers added after it.
+    func fineTuneWeightInit() throws -> WeightInit? {
+        guard let record = history.last(where: { $0.operation == "fineTune" }),
+              let name = record.arguments["config"]?["weightInit"]?.stringValue else { return nil }
+        return try WeightInit.named(name)
+    }
+
     /// Records `config` in the history and sets it on every trainable node with parameters
     /// as `extras["fineTune"]`, keeping any setting the node already has.
     public func fineTune(_ config: FineTuneConfiguration) -> Graph {

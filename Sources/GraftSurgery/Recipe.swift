@@ -158,7 +158,7 @@ enum SurgeryOperations {
         },
         "addLayer": Entry(keys: ["name", "layer", "inputs", "weightInit", "seed"]) { a in
             let name = try a.string("name"), op = try a.layer("layer"), inputs = try a.strings("inputs")
-            let w = try a.weightInit("weightInit", default: .glorotUniform), seed = try a.seed()
+            let w = a.json["weightInit"] == nil ? nil : try a.weightInit("weightInit", default: .glorotUniform), seed = try a.seed()
             return { try $0.addLayer(name: name, op: op, inputs: inputs, weightInit: w, seed: seed) }
         },
         "addVertex": Entry(keys: ["name", "vertex", "inputs"]) { a in
@@ -187,7 +187,7 @@ enum SurgeryOperations {
         },
         "replaceLayer": Entry(keys: ["name", "layer", "weightInit", "seed"]) { a in
             let name = try a.string("name"), op = try a.layer("layer")
-            let w = try a.weightInit("weightInit", default: .glorotUniform), seed = try a.seed()
+            let w = a.json["weightInit"] == nil ? nil : try a.weightInit("weightInit", default: .glorotUniform), seed = try a.seed()
             return { try $0.replaceLayer(name, op: op, weightInit: w, seed: seed) }
         },
         "rename": Entry(keys: ["from", "to"]) { a in

@@ -157,8 +157,10 @@ extension Graph {
     // MARK: Adding and replacing
 
     /// DL4J `addLayer`: a new node after `inputs`, parameters initialised from the inputs' width.
-    public func addLayer(name: String, op: Op, inputs: [String], weightInit: WeightInit = .glorotUniform,
+    /// Without `weightInit`, the fine-tune configuration's (see `fineTune`) or Xavier.
+    public func addLayer(name: String, op: Op, inputs: [String], weightInit requested: WeightInit? = nil,
                          seed: UInt64 = 42) throws -> Graph {
+        let weightInit = try requested ?? fineTuneWeightInit() ?? .glorotUniform
         try requireNewName(name, for: "addLayer")
         guard !inputs.isEmpty else { throw invalid("addLayer needs inputs", node: name, expected: "inputs") }
         for i in inputs { _ = try requireNode(i, for: "addLayer") }
@@ -233,7 +235,8 @@ extension Graph {
 
     /// Replaces a node's op with a new, freshly initialised layer on the same inputs; the
     /// consumers' input rows follow a width change as in nOutReplace.
-    public func replaceLayer(_ name: String, op: Op, weightInit: WeightInit = .glorotUniform, seed: UInt64 = 42) throws -> Graph {
+    public func replaceLayer(_ name: String, op: Op, weightInit requested: WeightInit? = nil, seed: UInt64 = 42) throws -> Graph {
+        let weightInit = try requested ?? fineTuneWeightInit() ?? .glorotUniform
         let old = try requireNode(name, for: "replaceLayer")
         var rng = SplitMix64(seed: seed)
         let inWidth = old.inputs.first.flatMap { featureWidth(of: $0) }

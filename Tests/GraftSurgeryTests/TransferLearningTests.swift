@@ -132,6 +132,13 @@ final class TransferLearningTests: XCTestCase {
         XCTAssertEqual(ft.node(named: "fc2")!.extras["fineTune"]?["updater"]?.stringValue, "adam")
         XCTAssertEqual(ft.node(named: "fc2")!.extras["fineTune"]?["learningRate"]?.doubleValue, 1e-4)
         XCTAssertEqual(ft.history.last?.operation, "fineTune")
+        // A fine-tune weight init is the default for layers added after it.
+        let zeroInit = try g.fineTune(FineTuneConfiguration(weightInit: "zeros"))
+            .addLayer(name: "extra", op: .dense(DenseAttributes(units: 3)), inputs: ["fc2"])
+        XCTAssertTrue(zeroInit.node(named: "extra")!.parameters["kernel"]!.doubles().allSatisfy { $0 == 0 })
+        let own = try g.fineTune(FineTuneConfiguration(weightInit: "zeros"))
+            .addLayer(name: "extra", op: .dense(DenseAttributes(units: 3)), inputs: ["fc2"], weightInit: .ones)
+        XCTAssertTrue(own.node(named: "extra")!.parameters["kernel"]!.doubles().allSatisfy { $0 == 1 })
     }
 
     func testSetInputPreProcessor() throws {
