@@ -114,3 +114,37 @@ final class WidenRecurrentTests: XCTestCase {
         try assertSameFunction(g, w, inputs: sequences)
     }
 }
+
+extension WidenRecurrentTests {
+    /// Last-step outputs: LSTM(returnSequences: false) → Dense, and LSTM → LastTimeStep → output layer.
+    func testLastStepConsumers() throws {
+        let lstmLast = Op.lstm(LSTMAttributes(RecurrentAttributes(units: 5, returnSequences: false)))
+        let a = Graph(nodes: [Node(name: "in", op: .input(InputAttributes(shape: [nil, 3], layout: .sequenceTimeMajorFeatures))),
+                              TestGraphs.node("rnn_1", lstmLast, ["in"], TestGraphs.recurrentParams(lstmLast, input: 3), seed: 1),
+                              TestGraphs.node("fc", .dense(DenseAttributes(units: 2)), ["rnn_1"], [("kernel", [5, 2]), ("bias", [2])], seed: 2)],
+                      outputs: [NodeOutput("fc")])
+        try assertSameFunction(a, try a.widen(layer: "rnn_1", by: 3), inputs: sequences)
+        var b = TestGraphs.sequenceModel(TestGraphs.lstm())
+        b.nodes.insert(Node(name: "last", op: .dl4jVertex(.lastTimeStep), inputs: [NodeOutput("rnn_1")]), at: 2)
+        b.nodes[3].inputs = [NodeOutput("last")]
+        b.nodes[3].op = .output(OutputAttributes(kind: .dense, units: 4, activation: .softmax(axis: -1), loss: "MCXENT"))
+        try assertSameFunction(b, try b.widen(layer: "rnn_1", by: 3, mode: .split(noise: 0)), inputs: sequences)
+    }
+
+    /// Stacked LSTMs with dropout between: widening the first carries into the second's kernel rows.
+    func testStackedLSTMWithDropout() throws {
+        var g = TestGraphs.sequenceModel(TestGraphs.lstm())
+        let second = TestGraphs.lstm(5, peepholes: true)
+        g.nodes.insert(Node(name: "drop", op: .dropout(kind: "Dropout", rate: 0.2), inputs: [NodeOutput("rnn_1")]), at: 2)
+        g.nodes.insert(TestGraphs.node("rnn_2", second, ["drop"], TestGraphs.recurrentParams(second, input: 5), seed: 40), at: 3)
+        g.nodes[4].inputs = [NodeOutput("rnn_2")]
+        for mode in [WidenMode.zeroFanOut, .split(noise: 0)] {
+            let w = try g.widen(layer: "rnn_1", by: 4, mode: mode)
+            XCTAssertEqual(w.node(named: "rnn_2")!.parameters["kernel"]!.shape, [9, 20])
+            XCTAssertEqual(w.node(named: "rnn_2")!.parameters["recurrentKernel"], g.node(named: "rnn_2")!.parameters["recurrentKernel"])
+            try assertSameFunction(g, w, inputs: sequences)
+        }
+        // And the second one, whose consumer is the RNN output layer.
+        try assertSameFunction(g, try g.widen(layer: "rnn_2", by: 2), inputs: sequences)
+    }
+}
