@@ -47,3 +47,18 @@ final class HistoryAndPurityTests: XCTestCase {
         }
     }
 }
+
+extension HistoryAndPurityTests {
+    /// Widening touches only the layer and its consumers: every other tensor keeps sharing its
+    /// bytes with the source graph (no copy), which keeps widening a VGG-sized graph cheap.
+    func testUntouchedTensorsShareStorage() throws {
+        let g = model()
+        let w = try g.widen(layer: "fc1", by: 3)
+        for name in ["predictions"] {
+            for (key, t) in w.node(named: name)!.parameters {
+                XCTAssertTrue(t.storage === g.node(named: name)!.parameters[key]!.storage, "\(name)/\(key) was copied")
+            }
+        }
+        XCTAssertFalse(w.node(named: "fc1")!.parameters["kernel"]!.storage === g.node(named: "fc1")!.parameters["kernel"]!.storage)
+    }
+}
