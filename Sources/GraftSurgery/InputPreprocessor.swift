@@ -48,7 +48,7 @@ extension Graph {
         let index = g.index(of: layer)!
         g.nodes.insert(Node(name: name, op: .dl4jVertex(.preprocessor(preprocessor)), inputs: [source]), at: index)
         g.nodes[index + 1].inputs = [NodeOutput(name)]
-        return g.recording("setInputPreProcessor", [("layer", .string(layer)), ("preprocessor", .string(preprocessor.kindName))],
-                           functionPreserving: false)
+        return try g.recording("setInputPreProcessor", [("layer", .string(layer)), ("preprocessor", .string(preprocessor.kindName))],
+                           functionPreserving: false, from: self)
     }
 }

@@ -27,6 +27,19 @@ extension Graph {
         return g
     }
 
+    /// The same graph with one history record appended, checked: when `original` passes
+    /// `Graph.validate()`, the result must too, or the edit is refused (nothing is returned).
+    func recording(_ operation: String, _ arguments: [(String, JSONValue)], functionPreserving: Bool,
+                   from original: Graph) throws -> Graph {
+        if (try? original.validate()) != nil {
+            do { try validate() } catch let e as GraftError {
+                throw GraftError(.invalidGraph, "\(operation) would leave an invalid graph: \(e.message)", location: e.location,
+                                 field: e.field, expected: e.expected, found: e.found)
+            }
+        }
+        return recording(operation, arguments, functionPreserving: functionPreserving)
+    }
+
     /// Names of every node `name` depends on (not including itself).
     func ancestors(of name: String) -> Set<String> {
         var seen = Set<String>(), stack = [name]

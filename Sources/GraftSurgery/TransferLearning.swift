@@ -28,7 +28,7 @@ extension Graph {
         for n in names { _ = try requireNode(n, for: "setFeatureExtractor"); targets.insert(n); targets.formUnion(ancestors(of: n)) }
         var g = self
         for i in g.nodes.indices where targets.contains(g.nodes[i].name) { g.nodes[i].freeze = .frozen }
-        return g.recording("setFeatureExtractor", [("names", JSONValue(names))], functionPreserving: true)
+        return try g.recording("setFeatureExtractor", [("names", JSONValue(names))], functionPreserving: true, from: self)
     }
 
     /// Freezes nodes by name, by regular expression on the name, or everything up to and
@@ -42,7 +42,7 @@ extension Graph {
         if !names.isEmpty { args.append(("names", JSONValue(names))) }
         if let regex { args.append(("regex", .string(regex))) }
         if let upTo { args.append(("upTo", .string(upTo))) }
-        return g.recording("freeze", args, functionPreserving: true)
+        return try g.recording("freeze", args, functionPreserving: true, from: self)
     }
 
     /// Makes nodes trainable again (all nodes when no selector is given).
@@ -55,7 +55,7 @@ extension Graph {
         if !names.isEmpty { args.append(("names", JSONValue(names))) }
         if let regex { args.append(("regex", .string(regex))) }
         if let upTo { args.append(("upTo", .string(upTo))) }
-        return g.recording("unfreeze", args, functionPreserving: true)
+        return try g.recording("unfreeze", args, functionPreserving: true, from: self)
     }
 
     func selectNodes(names: [String], regex: String?, upTo: String?, operation: String) throws -> Set<String> {
@@ -83,13 +83,13 @@ extension Graph {
 
     /// DL4J `removeOutputLayer`: removes the single graph output node; its input becomes the output.
     public func removeOutputLayer() throws -> Graph {
-        try removingOutputs(1).recording("removeOutputLayer", [], functionPreserving: false)
+        try removingOutputs(1).recording("removeOutputLayer", [], functionPreserving: false, from: self)
     }
 
     /// DL4J `removeLayersFromOutput(n)`: removes the last `n` layers on the output path.
     public func removeLayersFromOutput(_ n: Int) throws -> Graph {
         guard n > 0 else { throw invalid("removeLayersFromOutput needs n > 0", expected: "n > 0", found: "\(n)") }
-        return try removingOutputs(n).recording("removeLayersFromOutput", [("n", JSONValue(n))], functionPreserving: false)
+        return try removingOutputs(n).recording("removeLayersFromOutput", [("n", JSONValue(n))], functionPreserving: false, from: self)
     }
 
     func removingOutputs(_ n: Int) throws -> Graph {
@@ -124,7 +124,7 @@ extension Graph {
         }
         var g = rewiring(name, to: node.inputs[0])
         g.nodes.removeAll { $0.name == name }
-        return g.recording("removeVertexKeepConnections", [("name", .string(name))], functionPreserving: false)
+        return try g.recording("removeVertexKeepConnections", [("name", .string(name))], functionPreserving: false, from: self)
     }
 
     /// Removes a node and everything that depends on it; graph outputs among them are dropped
@@ -136,7 +136,7 @@ extension Graph {
         var g = self
         g.nodes.removeAll { gone.contains($0.name) }
         g.outputs.removeAll { gone.contains($0.node) }
-        return g.recording("removeVertexAndConnections", [("name", .string(name))], functionPreserving: false)
+        return try g.recording("removeVertexAndConnections", [("name", .string(name))], functionPreserving: false, from: self)
     }
 
     /// DL4J `setOutputs`.
@@ -151,7 +151,7 @@ extension Graph {
         }
         var g = self
         g.outputs = outs
-        return g.recording("setOutputs", [("names", JSONValue(names))], functionPreserving: false)
+        return try g.recording("setOutputs", [("names", JSONValue(names))], functionPreserving: false, from: self)
     }
 
     // MARK: Adding and replacing
@@ -169,8 +169,8 @@ extension Graph {
         let (op2, params) = try initialParameters(for: op, name: name, inputWidth: width, weightInit: weightInit, rng: &rng)
         var g = self
         g.nodes.append(Node(name: name, op: op2, inputs: inputs.map { NodeOutput($0) }, parameters: params))
-        return g.recording("addLayer", [("name", .string(name)), ("layer", OpNotation.json(op2)), ("inputs", JSONValue(inputs)),
-                                        ("weightInit", .string("\(weightInit)"))], functionPreserving: true)
+        return try g.recording("addLayer", [("name", .string(name)), ("layer", OpNotation.json(op2)), ("inputs", JSONValue(inputs)),
+                                        ("weightInit", .string("\(weightInit)"))], functionPreserving: true, from: self)
     }
 
     /// DL4J `addVertex`: a parameterless node (merge, activation, DL4J vertex…).
@@ -182,8 +182,8 @@ extension Graph {
         for i in inputs { _ = try requireNode(i, for: "addVertex") }
         var g = self
         g.nodes.append(Node(name: name, op: op, inputs: inputs.map { NodeOutput($0) }))
-        return g.recording("addVertex", [("name", .string(name)), ("vertex", OpNotation.json(op)), ("inputs", JSONValue(inputs))],
-                           functionPreserving: true)
+        return try g.recording("addVertex", [("name", .string(name)), ("vertex", OpNotation.json(op)), ("inputs", JSONValue(inputs))],
+                           functionPreserving: true, from: self)
     }
 
     /// Inserts a new layer on every edge leaving `after`. `init: .identity` on a Dense or
@@ -212,8 +212,8 @@ extension Graph {
             g = resizer.graph
         }
         let exact = weightInit == .identity && Graph.identityIsExact(op2, after: previous.op)
-        return g.recording("insertLayer", [("after", .string(after)), ("name", .string(name)), ("layer", OpNotation.json(op2)),
-                                           ("init", .string("\(weightInit)"))], functionPreserving: exact)
+        return try g.recording("insertLayer", [("after", .string(after)), ("name", .string(name)), ("layer", OpNotation.json(op2)),
+                                           ("init", .string("\(weightInit)"))], functionPreserving: exact, from: self)
     }
 
     static func identityIsExact(_ op: Op, after previous: Op) -> Bool {
@@ -256,8 +256,8 @@ extension Graph {
             try resizer.propagate(from: name, map, channelsFirst: false)
             g = resizer.graph
         }
-        return g.recording("replaceLayer", [("name", .string(name)), ("layer", OpNotation.json(op2)),
-                                            ("weightInit", .string("\(weightInit)"))], functionPreserving: false)
+        return try g.recording("replaceLayer", [("name", .string(name)), ("layer", OpNotation.json(op2)),
+                                            ("weightInit", .string("\(weightInit)"))], functionPreserving: false, from: self)
     }
 
     /// Renames a node and every reference to it.
@@ -273,6 +273,6 @@ extension Graph {
             }
         }
         g.outputs = g.outputs.map { $0.node == old ? NodeOutput(new, output: $0.output) : $0 }
-        return g.recording("rename", [("from", .string(old)), ("to", .string(new))], functionPreserving: true)
+        return try g.recording("rename", [("from", .string(old)), ("to", .string(new))], functionPreserving: true, from: self)
     }
 }

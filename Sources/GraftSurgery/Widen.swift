@@ -71,7 +71,7 @@ extension Graph {
         if case .split(let amount) = mode, amount != 0 { arguments.append(("noise", JSONValue(amount))) }
         arguments.append(("seed", JSONValue(Int(seed & 0x7FFF_FFFF_FFFF_FFFF))))
         return try applyResize(self, layer: layer, map: map, settings: settings)
-            .recording("widen", arguments, functionPreserving: noise == 0)
+            .recording("widen", arguments, functionPreserving: noise == 0, from: self)
     }
 
     /// Removes the given units (0-based) of `layer` and their rows in every consumer
@@ -90,7 +90,7 @@ extension Graph {
         let kept = (0..<n).filter { !remove.contains($0) }
         let map = ChannelMap(oldCount: n, sources: kept, scales: Array(repeating: 1, count: kept.count))
         return try applyResize(self, layer: layer, map: map, settings: ResizeSettings())
-            .recording("prune", [("layer", .string(layer)), ("units", JSONValue(ints: units.sorted()))], functionPreserving: false)
+            .recording("prune", [("layer", .string(layer)), ("units", JSONValue(ints: units.sorted()))], functionPreserving: false, from: self)
     }
 
     /// DL4J `nOutReplace`, keeping trained weights: growing keeps every unit and initialises
@@ -108,6 +108,6 @@ extension Graph {
         return try applyResize(self, layer: layer, map: map, settings: settings)
             .recording("nOutReplace", [("layer", .string(layer)), ("nOut", JSONValue(nOut)),
                                        ("weightInit", .string("\(weightInit)")), ("fanOutWeightInit", .string("\(fanOut)"))],
-                       functionPreserving: nOut == n)
+                       functionPreserving: nOut == n, from: self)
     }
 }

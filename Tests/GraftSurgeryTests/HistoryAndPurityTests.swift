@@ -27,7 +27,7 @@ final class HistoryAndPurityTests: XCTestCase {
             ("addLayer", { try $0.addLayer(name: "extra", op: .dense(DenseAttributes(units: 3)), inputs: ["fc2"]) }, ["fc1", "fc2", "predictions"]),
             ("addVertex", { try $0.addVertex(name: "sum", op: .merge(MergeAttributes(.add)), inputs: ["fc1", "drop"]) }, ["fc1", "fc2", "predictions"]),
             ("setOutputs", { try $0.setOutputs(["fc2"]) }, ["fc1", "fc2", "predictions"]),
-            ("setInputPreProcessor", { try $0.setInputPreProcessor(layer: "fc1", .rnnToFeedForward) }, ["fc1", "fc2", "predictions"]),
+            ("setInputPreProcessor", { try $0.setInputPreProcessor(layer: "fc1", .cnnToFeedForward(height: 2, width: 2, channels: 2)) }, ["fc1", "fc2", "predictions"]),
             ("fineTune", { $0.fineTune(FineTuneConfiguration(learningRate: 0.1)) }, []),
             ("insertLayer", { try $0.insertLayer(after: "fc1", name: "deep", op: .dense(DenseAttributes(units: 6))) }, ["fc1", "fc2", "predictions"]),
             ("replaceLayer", { try $0.replaceLayer("fc2", op: .dense(DenseAttributes(units: 5))) }, ["fc1", "predictions"]),

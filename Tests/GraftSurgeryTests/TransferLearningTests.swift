@@ -143,11 +143,16 @@ final class TransferLearningTests: XCTestCase {
 
     func testSetInputPreProcessor() throws {
         let g = model()
-        let p = try g.setInputPreProcessor(layer: "fc1", .rnnToFeedForward)
+        let p = try g.setInputPreProcessor(layer: "fc1", .cnnToFeedForward(height: 1, width: 1, channels: 8))
         XCTAssertEqual(p.nodes.map(\.name), ["in", "fc1/preprocessor", "fc1", "fc2", "predictions"])
-        let q = try p.setInputPreProcessor(layer: "fc1", .feedForwardToRnn)
+        try assertSameFunction(g, p, inputs: x)
+        let q = try p.setInputPreProcessor(layer: "fc1", .cnnToFeedForward(height: 2, width: 2, channels: 2))
         XCTAssertEqual(q.nodes.count, 5)
+        XCTAssertEqual(q.node(named: "fc1/preprocessor")!.op, .dl4jVertex(.preprocessor(.cnnToFeedForward(height: 2, width: 2, channels: 2))))
+        // A preprocessor that does not fit the data is refused: the result would not validate.
+        assertGraftError(.invalidGraph, mentioning: "rnnToFeedForward") { try g.setInputPreProcessor(layer: "fc1", .rnnToFeedForward) }
     }
+
 }
 
 extension WeightInit { static let xavierAlias = WeightInit.glorotUniform }
