@@ -12,11 +12,16 @@ public struct Recipe: Sendable {
     }
     public var steps: [Step]
 
-    public static func parse(json text: String) throws -> Recipe {
-        try parse(try JSONValue.parse(text))
+    /// Reads a layer given in a source format's own config JSON (a Keras layer config with
+    /// `class_name`, a DL4J layer JSON). The CLI passes one built on GraftKeras/GraftDL4J;
+    /// layers with a `"type"` key are always read as IR notation.
+    public typealias ForeignLayerParser = @Sendable (JSONValue) throws -> Op
+
+    public static func parse(json text: String, foreignLayers: ForeignLayerParser? = nil) throws -> Recipe {
+        try parse(try JSONValue.parse(text), foreignLayers: foreignLayers)
     }
 
-    public static func parse(_ document: JSONValue) throws -> Recipe {
+    public static func parse(_ document: JSONValue, foreignLayers: ForeignLayerParser? = nil) throws -> Recipe {
         guard let ops = document["ops"]?.arrayValue else {
             throw GraftError(.invalidArgument, "a recipe is an object with an \"ops\" array", field: "ops", found: document.description.prefix(80).description)
         }
@@ -29,7 +34,7 @@ public struct Recipe: Sendable {
                 throw GraftError(.invalidArgument, "unknown recipe operation", location: "ops[\(i)]", field: "op",
                                  expected: SurgeryOperations.table.keys.sorted().joined(separator: ", "), found: name)
             }
-            let args = RecipeArguments(json: entry, step: "ops[\(i)] (\(name))")
+            let args = RecipeArguments(json: entry, step: "ops[\(i)] (\(name))", foreignLayers: foreignLayers)
             do {
                 try args.allowOnly(["op"] + operation.keys)
                 let run = try operation.make(args)
@@ -57,6 +62,7 @@ public struct Recipe: Sendable {
 struct RecipeArguments {
     let json: JSONValue
     let step: String
+    var foreignLayers: Recipe.ForeignLayerParser? = nil
 
     func allowOnly(_ keys: [String]) throws {
         for k in json.objectValue?.keys ?? [] where !keys.contains(k) {
@@ -96,7 +102,10 @@ struct RecipeArguments {
     }
     func layer(_ key: String) throws -> Op {
         guard let v = json[key] else { throw missing(key, "a layer in IR notation, e.g. {\"type\":\"dense\",\"units\":16}") }
-        do { return try OpNotation.parse(v) } catch let e as GraftError { throw e.at(step) }
+        do {
+            if v["type"] == nil, let foreignLayers { return try foreignLayers(v) }
+            return try OpNotation.parse(v)
+        } catch let e as GraftError { throw e.at(step) }
     }
 }
 

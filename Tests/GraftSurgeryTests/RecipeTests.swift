@@ -75,4 +75,20 @@ final class RecipeTests: XCTestCase {
             XCTAssertEqual(try OpNotation.parse(OpNotation.json(op)), op, text)
         }
     }
+
+    func testForeignLayerParserHook() throws {
+        let parser: Recipe.ForeignLayerParser = { json in
+            guard json["class_name"]?.stringValue == "Dense", let units = json["config"]?["units"]?.intValue else {
+                throw GraftError(.unsupported, "test parser knows Dense only")
+            }
+            return .dense(DenseAttributes(units: units))
+        }
+        let r = try Recipe.parse(json: #"{"ops":[{"op":"addLayer","name":"k","layer":{"class_name":"Dense","config":{"units":3}},"inputs":["fc2"]}]}"#,
+                                 foreignLayers: parser)
+        let out = try r.apply(to: TransferLearningTests.vggHead())
+        XCTAssertEqual(out.node(named: "k")!.op, .dense(DenseAttributes(units: 3)))
+        assertGraftError(.invalidArgument, mentioning: "type") {
+            try Recipe.parse(json: #"{"ops":[{"op":"addLayer","name":"k","layer":{"class_name":"Dense"},"inputs":["fc2"]}]}"#)
+        }
+    }
 }
