@@ -3,6 +3,7 @@ extension Op {
     /// `formats/ir.md`), given the shapes of its inputs (batch excluded). Nil when unknown:
     /// an opaque op, a center-loss output layer, or a size that depends on an unknown input size.
     public func expectedParameterShapes(inputShapes: [[Int?]]) -> [String: [Int]]? {
+        guard (try? checkSizeLimits(inputShapes)) != nil else { return nil }
         let x = inputShapes.first ?? []
         /// The known size of the input's last axis.
         var lastIn: Int? { x.last ?? nil }

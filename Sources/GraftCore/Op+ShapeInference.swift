@@ -10,6 +10,7 @@ extension Op {
     /// input count is wrong, `.unsupported` for an opaque op whose output shape is unknown.
     public func outputShapes(_ inputShapes: [[Int?]]) throws -> [[Int?]] {
         try checkInputCount(inputShapes.count)
+        try checkSizeLimits(inputShapes)
         let x = inputShapes.first ?? []
         switch self {
         case .input(let a):
@@ -30,7 +31,7 @@ extension Op {
             return [x]
 
         case .flatten:
-            return [[ShapeText.product(x)]]
+            return [[try Op.checkedProduct(x)]]
 
         case .reshape(let target):
             return [try Op.reshape(x, to: target)]
@@ -228,7 +229,9 @@ extension Op {
         case .locallyConnected(let a): return a.filters
         case .bidirectional(let a):
             guard let u = a.layer.outputWidth else { return nil }
-            return a.mergeMode == .concat ? 2 * u : u
+            guard a.mergeMode == .concat else { return u }
+            let (doubled, overflow) = u.multipliedReportingOverflow(by: 2)
+            return overflow ? nil : doubled
         case .timeDistributed(let layer): return layer.outputWidth
         case .output(let a): return a.units
         default: return nil
@@ -267,8 +270,8 @@ extension Op {
             throw GraftError(.shapeMismatch, "reshape target may hold one -1 and positive sizes",
                              expected: "positive sizes and at most one -1", found: "\(target)")
         }
-        let known = target.filter { $0 > 0 }.reduce(1, *)
-        let total = ShapeText.product(x)
+        guard let known = try Op.checkedProduct(target.filter { $0 > 0 }) else { return target.map { $0 } }
+        let total = try Op.checkedProduct(x)
         if wildcards == 0 {
             if let total, total != known {
                 throw GraftError(.shapeMismatch, "reshape changes the element count",
@@ -496,7 +499,7 @@ extension Op {
             return [nil, x[0]]
         case .preprocessor(let p):
             switch p {
-            case .cnnToFeedForward(let h, let w, let c): return [c * h * w]
+            case .cnnToFeedForward(let h, let w, let c): return [try Op.checkedProduct([c, h, w])]
             case .feedForwardToCnn(let h, let w, let c): return [c, h, w]
             case .rnnToFeedForward:
                 guard x.count == 2 else {
@@ -510,7 +513,7 @@ extension Op {
                                      expected: "1 non-batch dimension", found: ShapeText.of(x))
                 }
                 return [nil, x[0]]
-            case .cnnToRnn(let h, let w, let c): return [nil, c * h * w]
+            case .cnnToRnn(let h, let w, let c): return [nil, try Op.checkedProduct([c, h, w])]
             case .rnnToCnn(let h, let w, let c): return [c, h, w]
             }
         }
@@ -578,14 +581,9 @@ public enum ShapeText {
         return "(" + dims.joined(separator: ", ") + ")"
     }
 
-    /// The product of the sizes, nil when any is unknown.
+    /// The product of the sizes, nil when any is unknown or the product overflows.
     public static func product(_ shape: [Int?]) -> Int? {
-        var total = 1
-        for d in shape {
-            guard let d else { return nil }
-            total *= d
-        }
-        return total
+        (try? Op.checkedProduct(shape)) ?? nil
     }
 }
 

@@ -131,7 +131,8 @@ public struct Tensor: Sendable, CustomStringConvertible {
 
     /// The same bytes viewed with another shape of equal element count.
     public func reshaped(_ newShape: [Int]) throws -> Tensor {
-        guard newShape.reduce(1, *) == count, newShape.allSatisfy({ $0 >= 0 }) else {
+        // The element count of newShape, refusing negative sizes and overflow (uint8: 1 byte each).
+        guard let newCount = try? Tensor.checkedByteCount(shape: newShape, dtype: .uint8), newCount == count else {
             throw GraftError(.shapeMismatch, "cannot reshape", expected: "\(count) elements",
                              found: "shape \(newShape)")
         }
