@@ -31,7 +31,7 @@ let package = Package(
         .target(name: "GraftKeras", dependencies: ["GraftCore", "CHDF5", "CZip"]),
         .target(name: "GraftDL4J", dependencies: ["GraftCore", "CZip"]),
         .target(name: "GraftRuntime", dependencies: ["GraftCore", "COpenBLAS"]),
-        .target(name: "GraftSurgery", dependencies: ["GraftCore", "GraftRuntime"]),
+        .target(name: "GraftSurgery", dependencies: ["GraftCore", "GraftRuntime", .product(name: "OrderedCollections", package: "swift-collections")]),
         // Format detection by content and loading/saving through the format modules.
         .target(name: "GraftIO", dependencies: ["GraftCore", "GraftKeras", "GraftDL4J"]),
         .executableTarget(name: "graft", dependencies: [
@@ -46,7 +46,7 @@ let package = Package(
         .testTarget(name: "GraftKerasTests", dependencies: ["GraftKeras", "GraftRuntime"]),
         .testTarget(name: "GraftDL4JTests", dependencies: ["GraftDL4J", "GraftRuntime"]),
         .testTarget(name: "GraftRuntimeTests", dependencies: ["GraftRuntime"]),
-        .testTarget(name: "GraftSurgeryTests", dependencies: ["GraftSurgery", "GraftRuntime"]),
+        .testTarget(name: "GraftSurgeryTests", dependencies: ["GraftSurgery", "GraftRuntime", .product(name: "OrderedCollections", package: "swift-collections")]),
         .testTarget(name: "ConformanceTests", dependencies: ["GraftKeras", "GraftDL4J", "GraftRuntime", "GraftIO"]),
         .testTarget(name: "GraftIOTests", dependencies: ["GraftIO"]),
         .testTarget(name: "GraftCLITests", dependencies: ["graft"]),

@@ -34,6 +34,21 @@ public struct Interpreter {
         try run(inputs, outputs: graph.outputs)
     }
 
+    /// Runs the graph on inputs given by input node name (every graph input must be given).
+    public func run(named inputs: [String: Tensor], outputs wanted: [NodeOutput]? = nil) throws -> [Tensor] {
+        let names = graph.inputs.map(\.name)
+        if let unknown = inputs.keys.sorted().first(where: { !names.contains($0) }) {
+            throw GraftError(.invalidArgument, "no graph input with this name", expected: names.joined(separator: ", "), found: unknown)
+        }
+        let ordered = try names.map { name -> Tensor in
+            guard let t = inputs[name] else {
+                throw GraftError(.invalidArgument, "missing graph input", location: name, expected: "a tensor for '\(name)'")
+            }
+            return t
+        }
+        return try run(ordered, outputs: wanted ?? graph.outputs)
+    }
+
     /// Runs the graph and returns the values of the requested node outputs (for featurizing
     /// at a frozen boundary or comparing per-layer activations).
     public func run(_ inputs: [Tensor], outputs wanted: [NodeOutput]) throws -> [Tensor] {

@@ -58,6 +58,17 @@ final class InterpreterTests: XCTestCase {
         XCTAssertThrowsError(try Interpreter(graph: g).run([x], outputs: [NodeOutput("nope")]))
     }
 
+    func testInputsByName() throws {
+        let g = Graph(nodes: [inputNode("a", [1]), inputNode("b", [1]),
+                              makeNode("d", .merge(MergeAttributes(.subtract)), inputs: ["a", "b"])],
+                      outputs: [NodeOutput("d")])
+        let y = try Interpreter(graph: g).run(named: ["b": Tensor(shape: [1, 1], floats: [2]), "a": Tensor(shape: [1, 1], floats: [7])])
+        assertTensor(y[0], shape: [1, 1], [5], tol: 0)
+        XCTAssertThrowsError(try Interpreter(graph: g).run(named: ["a": Tensor(shape: [1, 1], floats: [7])]))
+        XCTAssertThrowsError(try Interpreter(graph: g).run(named: ["a": Tensor(shape: [1, 1], floats: [7]), "b": Tensor(shape: [1, 1], floats: [2]),
+                                                                   "c": Tensor(shape: [1, 1], floats: [0])]))
+    }
+
     func testDanglingInputIsAnInvalidGraph() {
         let g = Graph(nodes: [inputNode("x", [2]), makeNode("a", .activation(.tanh), inputs: ["missing"])],
                       outputs: [NodeOutput("a")])
