@@ -178,6 +178,8 @@ final class WidenFeedForwardTests: XCTestCase {
         assertGraftError(.invalidArgument, mentioning: "every unit") { try g.prune(layer: "fc1", units: [0, 1, 2, 3, 4]) }
         assertGraftError(.invalidArgument, mentioning: "out of range") { try g.prune(layer: "fc1", units: [9]) }
         assertGraftError(.invalidArgument, mentioning: "positive") { try g.widen(layer: "fc1", by: 0) }
+        assertGraftError(.invalidArgument, mentioning: "positive") { try g.widen(layer: "fc1", by: 1 << 40) }
+        assertGraftError(.invalidArgument, mentioning: "positive") { try g.nOutReplace(layer: "fc1", nOut: -3) }
         assertGraftError(.invalidArgument, mentioning: "graph output") { try g.widen(layer: "out", by: 1) }
         assertGraftError(.invalidArgument, mentioning: "no units") { try g.widen(layer: "drop", by: 1) }
         // A softmax activation between the layer and its consumer mixes channels.
