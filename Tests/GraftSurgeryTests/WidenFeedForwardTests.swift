@@ -127,6 +127,27 @@ final class WidenFeedForwardTests: XCTestCase {
         try assertSameFunction(g, try g.widen(layer: "c1", by: 3, mode: .split(noise: 0)), inputs: x)
     }
 
+    /// Conv → depthwise (multiplier 2) → separable (multiplier 1) → global pooling → dense.
+    func testDepthwiseAndSeparableConsumers() throws {
+        let c1 = ConvAttributes(rank: 2, filters: 3, kernelSize: [1, 1], activation: .plainRelu)
+        let dw = ConvAttributes(kind: .depthwise(multiplier: 2), rank: 2, filters: 6, kernelSize: [3, 3], padding: .same, activation: .plainRelu)
+        let sep = ConvAttributes(kind: .separable(multiplier: 1), rank: 2, filters: 4, kernelSize: [3, 3], padding: .same)
+        let g = Graph(nodes: [input([5, 5, 2], .channelsLast),
+                              T.node("c1", .conv(c1), ["in"], [("kernel", [1, 1, 2, 3]), ("bias", [3])], seed: 1),
+                              T.node("dw", .conv(dw), ["c1"], [("depthwiseKernel", [3, 3, 3, 2]), ("bias", [6])], seed: 2),
+                              T.node("sep", .conv(sep), ["dw"], [("depthwiseKernel", [3, 3, 6, 1]), ("pointwiseKernel", [1, 1, 6, 4]), ("bias", [4])], seed: 3),
+                              Node(name: "gap", op: .globalPooling(GlobalPoolingAttributes(kind: .average, rank: 2)), inputs: [NodeOutput("sep")]),
+                              dense("out", 2, 4, ["gap"], act: .linear, seed: 4)],
+                      outputs: [NodeOutput("out")])
+        let x = [T.random([2, 5, 5, 2], seed: 6, scale: 1)]
+        for mode in [WidenMode.zeroFanOut, .split(noise: 0)] {
+            let w = try g.widen(layer: "c1", by: 2, mode: mode)
+            XCTAssertEqual(w.node(named: "sep")!.parameters["pointwiseKernel"]!.shape, [1, 1, 10, 4])
+            if case .conv(let a) = w.node(named: "dw")!.op { XCTAssertEqual(a.filters, 10) } else { XCTFail("dw op") }
+            try assertSameFunction(g, w, inputs: x)
+        }
+    }
+
     func testEmbeddingIntoLSTM() throws {
         let lstm = TestGraphs.lstm(4)
         let g = Graph(nodes: [input([nil]),
