@@ -260,6 +260,15 @@ struct ChannelResizer {
         case .output(let a) where a.kind == .loss || a.kind == .rnnLoss || a.kind == .cnnLoss:
             if case .softmax = a.activation { throw mixesChannels(consumer) }
             try propagate(from: c, map, channelsFirst: channelsFirst)
+        case .prelu:
+            if let alpha = node.parameters["alpha"], alpha.rank > 0 {
+                let axis = channelsFirst ? 0 : alpha.rank - 1
+                if alpha.shape[axis] != 1 {
+                    node.parameters["alpha"] = try remapAxis(alpha, axis: axis, map: map, fresh: { _ in 0.25 }, node: c, parameter: "alpha")
+                    graph.nodes[index] = node
+                }
+            }
+            try propagate(from: c, map, channelsFirst: channelsFirst)
         case .batchNorm:
             for key in ["gamma", "beta", "movingMean", "movingVariance"] {
                 guard let t = node.parameters[key] else { continue }

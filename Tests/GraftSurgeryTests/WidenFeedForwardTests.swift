@@ -48,6 +48,17 @@ final class WidenFeedForwardTests: XCTestCase {
         XCTAssertEqual(g, denseChain(), "input graph unchanged")
     }
 
+    func testPReLUBetween() throws {
+        let g = Graph(nodes: [input([6]), dense("fc1", 5, 6, ["in"], act: .linear, seed: 1),
+                              T.node("prelu", .prelu(sharedAxes: []), ["fc1"], [("alpha", [5])], seed: 2),
+                              dense("out", 3, 5, ["prelu"], act: .linear, seed: 3)],
+                      outputs: [NodeOutput("out")])
+        let w = try g.widen(layer: "fc1", by: 2)
+        XCTAssertEqual(w.node(named: "prelu")!.parameters["alpha"]!.shape, [7])
+        try assertSameFunction(g, w, inputs: x6)
+        try assertSameFunction(g, try g.widen(layer: "fc1", by: 2, mode: .split(noise: 0)), inputs: x6)
+    }
+
     func testWidenDL4JOutputLayerConsumer() throws {
         let g = Graph(nodes: [input([6]), dense("fc1", 5, 6, ["in"], seed: 1),
                               T.node("out", .output(OutputAttributes(kind: .dense, units: 3, activation: .softmax(axis: -1), loss: "MCXENT")),
