@@ -260,6 +260,15 @@ struct ChannelResizer {
         case .output(let a) where a.kind == .loss || a.kind == .rnnLoss || a.kind == .cnnLoss:
             if case .softmax = a.activation { throw mixesChannels(consumer) }
             try propagate(from: c, map, channelsFirst: channelsFirst)
+        case .prelu:
+            if let alpha = node.parameters["alpha"], alpha.rank > 0 {
+                let axis = channelsFirst ? 0 : alpha.rank - 1
+                if alpha.shape[axis] != 1 {
+                    node.parameters["alpha"] = try remapAxis(alpha, axis: axis, map: map, fresh: { _ in 0.25 }, node: c, parameter: "alpha")
+                    graph.nodes[index] = node
+                }
+            }
+            try propagate(from: c, map, channelsFirst: channelsFirst)
         case .batchNorm:
             for key in ["gamma", "beta", "movingMean", "movingVariance"] {
                 guard let t = node.parameters[key] else { continue }
@@ -312,6 +321,39 @@ struct ChannelResizer {
         case .conv(let a) where a.kind == .standard && a.groups == 1:
             try resizeRows(&node, "kernel", axisFromEnd: 2, map)
             graph.nodes[index] = node
+        case .conv(let a) where a.groups == 1:
+            // Depthwise / separable: each input channel owns `multiplier` depthwise outputs
+            // (channel c·m + j), so the map widens to those before it reaches the pointwise
+            // kernel (separable) or the next consumer (depthwise).
+            let m: Int
+            switch a.kind {
+            case .depthwise(let mult), .separable(let mult): m = mult
+            default: throw invalid("cannot carry a width change into a \(consumer.op.kindName)", node: c, found: consumer.op.kindName)
+            }
+            guard let dk = node.parameters["depthwiseKernel"] else {
+                throw GraftError(.missingWeights, "consumer has no 'depthwiseKernel' parameter", location: c, field: "depthwiseKernel")
+            }
+            var newShape = dk.shape
+            newShape[dk.rank - 2] = map.newCount
+            node.parameters["depthwiseKernel"] = try remapAxis(dk, axis: dk.rank - 2, map: map,
+                                                               fresh: try values(settings.kernelInit, newShape),
+                                                               node: c, parameter: "depthwiseKernel")
+            let expanded = ChannelMap(oldCount: map.oldCount * m,
+                                      sources: map.sources.flatMap { s in (0..<m).map { j in s.map { $0 * m + j } } },
+                                      scales: map.scales.flatMap { s in Array(repeating: s, count: m) })
+            if case .separable = a.kind {
+                try resizeRows(&node, "pointwiseKernel", axisFromEnd: 2, expanded)
+                graph.nodes[index] = node
+            } else {
+                if let bias = node.parameters["bias"] {
+                    node.parameters["bias"] = try remapAxis(bias, axis: 0, map: expanded, fresh: nil, node: c, parameter: "bias")
+                }
+                var attributes = a
+                if attributes.filters == map.oldCount * m { attributes.filters = map.newCount * m }
+                node.op = .conv(attributes)
+                graph.nodes[index] = node
+                try propagate(from: c, expanded, channelsFirst: channelsFirst)
+            }
         case .simpleRNN, .lstm, .gru:
             try resizeRows(&node, "kernel", axisFromEnd: 2, map)
             graph.nodes[index] = node

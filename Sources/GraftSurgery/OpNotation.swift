@@ -26,8 +26,9 @@ public enum OpNotation {
             throw GraftError(.invalidArgument, "a layer needs a \"type\"", field: "type", found: json.description)
         }
         func int(_ key: String) throws -> Int {
-            guard let v = json[key]?.intValue, v > 0 else {
-                throw GraftError(.invalidArgument, "\(type) needs a positive integer '\(key)'", field: key, found: json[key]?.description ?? "nothing")
+            guard let v = json[key]?.intValue, v > 0, v <= maximumUnits else {
+                throw GraftError(.invalidArgument, "\(type) needs a positive integer '\(key)'", field: key,
+                                 expected: "1...\(maximumUnits)", found: json[key]?.description ?? "nothing")
             }
             return v
         }

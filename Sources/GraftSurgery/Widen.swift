@@ -18,6 +18,10 @@ public enum WidenMode: Sendable, Equatable {
     }
 }
 
+/// The largest unit count widen and nOutReplace accept (2^24), so a typo cannot ask for
+/// terabytes before anything is allocated.
+let maximumUnits = 1 << 24
+
 /// The number of output channels (units, filters, output dim) a resizable layer has.
 func channelCount(_ node: Node) throws -> Int {
     switch node.op {
@@ -53,7 +57,9 @@ extension Graph {
     public func widen(layer: String, by k: Int, mode: WidenMode = .zeroFanOut, weightInit: WeightInit = .glorotUniform,
                       seed: UInt64 = 42) throws -> Graph {
         let node = try requireNode(layer, for: "widen")
-        guard k > 0 else { throw invalid("widen needs a positive number of new units", node: layer, expected: "by > 0", found: "\(k)") }
+        guard k > 0, k <= maximumUnits else {
+            throw invalid("widen needs a positive number of new units", node: layer, expected: "0 < by <= \(maximumUnits)", found: "\(k)")
+        }
         let n = try channelCount(node)
         var rng = SplitMix64(seed: seed)
         var map = ChannelMap(oldCount: n, sources: Array(0..<n) + Array(repeating: nil, count: k),
@@ -100,7 +106,9 @@ extension Graph {
                             fanOutWeightInit: WeightInit? = nil, seed: UInt64 = 42) throws -> Graph {
         let node = try requireNode(layer, for: "nOutReplace")
         let n = try channelCount(node)
-        guard nOut > 0 else { throw invalid("nOut must be positive", node: layer, expected: "nOut > 0", found: "\(nOut)") }
+        guard nOut > 0, nOut <= maximumUnits else {
+            throw invalid("nOut must be positive", node: layer, expected: "0 < nOut <= \(maximumUnits)", found: "\(nOut)")
+        }
         let sources: [Int?] = nOut >= n ? Array(0..<n) + Array(repeating: nil, count: nOut - n) : Array(0..<nOut)
         let map = ChannelMap(oldCount: n, sources: sources, scales: Array(repeating: 1, count: nOut))
         let fanOut = fanOutWeightInit ?? weightInit

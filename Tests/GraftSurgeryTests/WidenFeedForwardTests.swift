@@ -48,6 +48,17 @@ final class WidenFeedForwardTests: XCTestCase {
         XCTAssertEqual(g, denseChain(), "input graph unchanged")
     }
 
+    func testPReLUBetween() throws {
+        let g = Graph(nodes: [input([6]), dense("fc1", 5, 6, ["in"], act: .linear, seed: 1),
+                              T.node("prelu", .prelu(sharedAxes: []), ["fc1"], [("alpha", [5])], seed: 2),
+                              dense("out", 3, 5, ["prelu"], act: .linear, seed: 3)],
+                      outputs: [NodeOutput("out")])
+        let w = try g.widen(layer: "fc1", by: 2)
+        XCTAssertEqual(w.node(named: "prelu")!.parameters["alpha"]!.shape, [7])
+        try assertSameFunction(g, w, inputs: x6)
+        try assertSameFunction(g, try g.widen(layer: "fc1", by: 2, mode: .split(noise: 0)), inputs: x6)
+    }
+
     func testWidenDL4JOutputLayerConsumer() throws {
         let g = Graph(nodes: [input([6]), dense("fc1", 5, 6, ["in"], seed: 1),
                               T.node("out", .output(OutputAttributes(kind: .dense, units: 3, activation: .softmax(axis: -1), loss: "MCXENT")),
@@ -127,6 +138,27 @@ final class WidenFeedForwardTests: XCTestCase {
         try assertSameFunction(g, try g.widen(layer: "c1", by: 3, mode: .split(noise: 0)), inputs: x)
     }
 
+    /// Conv → depthwise (multiplier 2) → separable (multiplier 1) → global pooling → dense.
+    func testDepthwiseAndSeparableConsumers() throws {
+        let c1 = ConvAttributes(rank: 2, filters: 3, kernelSize: [1, 1], activation: .plainRelu)
+        let dw = ConvAttributes(kind: .depthwise(multiplier: 2), rank: 2, filters: 6, kernelSize: [3, 3], padding: .same, activation: .plainRelu)
+        let sep = ConvAttributes(kind: .separable(multiplier: 1), rank: 2, filters: 4, kernelSize: [3, 3], padding: .same)
+        let g = Graph(nodes: [input([5, 5, 2], .channelsLast),
+                              T.node("c1", .conv(c1), ["in"], [("kernel", [1, 1, 2, 3]), ("bias", [3])], seed: 1),
+                              T.node("dw", .conv(dw), ["c1"], [("depthwiseKernel", [3, 3, 3, 2]), ("bias", [6])], seed: 2),
+                              T.node("sep", .conv(sep), ["dw"], [("depthwiseKernel", [3, 3, 6, 1]), ("pointwiseKernel", [1, 1, 6, 4]), ("bias", [4])], seed: 3),
+                              Node(name: "gap", op: .globalPooling(GlobalPoolingAttributes(kind: .average, rank: 2)), inputs: [NodeOutput("sep")]),
+                              dense("out", 2, 4, ["gap"], act: .linear, seed: 4)],
+                      outputs: [NodeOutput("out")])
+        let x = [T.random([2, 5, 5, 2], seed: 6, scale: 1)]
+        for mode in [WidenMode.zeroFanOut, .split(noise: 0)] {
+            let w = try g.widen(layer: "c1", by: 2, mode: mode)
+            XCTAssertEqual(w.node(named: "sep")!.parameters["pointwiseKernel"]!.shape, [1, 1, 10, 4])
+            if case .conv(let a) = w.node(named: "dw")!.op { XCTAssertEqual(a.filters, 10) } else { XCTFail("dw op") }
+            try assertSameFunction(g, w, inputs: x)
+        }
+    }
+
     func testEmbeddingIntoLSTM() throws {
         let lstm = TestGraphs.lstm(4)
         let g = Graph(nodes: [input([nil]),
@@ -178,6 +210,8 @@ final class WidenFeedForwardTests: XCTestCase {
         assertGraftError(.invalidArgument, mentioning: "every unit") { try g.prune(layer: "fc1", units: [0, 1, 2, 3, 4]) }
         assertGraftError(.invalidArgument, mentioning: "out of range") { try g.prune(layer: "fc1", units: [9]) }
         assertGraftError(.invalidArgument, mentioning: "positive") { try g.widen(layer: "fc1", by: 0) }
+        assertGraftError(.invalidArgument, mentioning: "positive") { try g.widen(layer: "fc1", by: 1 << 40) }
+        assertGraftError(.invalidArgument, mentioning: "positive") { try g.nOutReplace(layer: "fc1", nOut: -3) }
         assertGraftError(.invalidArgument, mentioning: "graph output") { try g.widen(layer: "out", by: 1) }
         assertGraftError(.invalidArgument, mentioning: "no units") { try g.widen(layer: "drop", by: 1) }
         // A softmax activation between the layer and its consumer mixes channels.
