@@ -4,7 +4,7 @@ APT_PACKAGES := pkg-config libhdf5-dev libzip-dev libopenblas-dev
 SUDO         := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 GRAFT        := .build/debug/graft
 
-.PHONY: deps build test run clean venv fixtures check-fixtures bench-data bench-h5py
+.PHONY: deps build test run clean venv fixtures check-fixtures bench-data bench-h5py bench-keras-read
 
 ## Install the system libraries (Debian/Ubuntu) when any is missing.
 deps:
@@ -77,3 +77,12 @@ $(BENCH_H5): bench/make_vgg16_h5.py | $(VENV_STAMP)
 bench-h5py: bench-data
 	$(VENV_PY) bench/h5py_read.py $(BENCH_H5) --runs 5 > .build/bench/h5py.json
 	@cat .build/bench/h5py.json
+
+## The Keras reader benchmark (issue 3): Graft's reader (release build, its own process) and
+## h5py on the same file in one invocation; table on stdout, results in .build/bench/keras_read.json.
+BENCH_RUNS ?= 5
+bench-keras-read: deps bench-data
+	$(SWIFT) build -c release --product graft-bench
+	$(VENV_PY) bench/h5py_read.py $(BENCH_H5) --runs $(BENCH_RUNS) > .build/bench/h5py.json
+	$$($(SWIFT) build -c release --show-bin-path)/graft-bench keras-read $(BENCH_H5) --runs $(BENCH_RUNS) > .build/bench/graft.json
+	@$(VENV_PY) bench/report.py .build/bench/graft.json .build/bench/h5py.json .build/bench/keras_read.json

@@ -39,12 +39,15 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
+        // Benchmark timer (bench/README.md); not a test, not part of `make test`.
+        .executableTarget(name: "graft-bench", dependencies: ["GraftCore", "GraftKeras"], path: "Benchmarks/graft-bench"),
+
         .testTarget(name: "GraftCoreTests", dependencies: ["GraftCore"]),
         .testTarget(name: "GraftKerasTests", dependencies: ["GraftKeras", "GraftRuntime"]),
         .testTarget(name: "GraftDL4JTests", dependencies: ["GraftDL4J", "GraftRuntime"]),
         .testTarget(name: "GraftRuntimeTests", dependencies: ["GraftRuntime"]),
         .testTarget(name: "GraftSurgeryTests", dependencies: ["GraftSurgery", "GraftRuntime"]),
-        .testTarget(name: "ConformanceTests", dependencies: ["GraftKeras", "GraftDL4J", "GraftRuntime"]),
+        .testTarget(name: "ConformanceTests", dependencies: ["GraftKeras", "GraftDL4J", "GraftRuntime", "GraftIO"]),
         .testTarget(name: "GraftIOTests", dependencies: ["GraftIO"]),
         .testTarget(name: "GraftCLITests", dependencies: ["graft"]),
     ]

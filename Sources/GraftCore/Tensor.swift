@@ -9,11 +9,35 @@ import Darwin
 public final class TensorStorage: @unchecked Sendable {
     public let byteCount: Int
     public let pointer: UnsafeMutableRawPointer
+    /// The mapping's length when the bytes are an anonymous memory mapping (large tensors),
+    /// 0 when they come from the C allocator.
+    private let mappedLength: Int
+
+    /// Storage at least this large is its own anonymous mapping rather than a malloc block:
+    /// the kernel hands it out already zeroed (no extra pass over the bytes before a file read
+    /// fills them) and takes it back on release. Through the allocator, freeing a large block
+    /// raises glibc's dynamic mmap threshold, after which later multi-megabyte tensors come from
+    /// the heap and fragment it (measured: +50 MB of resident heap per VGG16 read).
+    public static let mappingThreshold = 256 * 1024
+    /// Mappings at least this large ask for transparent huge pages (Linux).
+    public static let hugePageThreshold = 4 * 1024 * 1024
 
     /// Allocates `byteCount` zeroed bytes aligned to a 4096-byte page, so that file reads
     /// into it run at page-cache speed.
     public init(byteCount: Int) {
         self.byteCount = byteCount
+        if byteCount >= TensorStorage.mappingThreshold,
+           let mapped = mmap(nil, byteCount, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0),
+           mapped != MAP_FAILED {
+            #if os(Linux)
+            // Transparent huge pages where the system offers them on request: one fault per
+            // 2 MiB instead of per 4 KiB while a read fills the tensor (as NumPy does).
+            if byteCount >= TensorStorage.hugePageThreshold { _ = madvise(mapped, byteCount, MADV_HUGEPAGE) }
+            #endif
+            pointer = mapped
+            mappedLength = byteCount
+            return
+        }
         var raw: UnsafeMutableRawPointer? = nil
         let size = max(byteCount, 1)
         if posix_memalign(&raw, 4096, size) != 0 || raw == nil {
@@ -21,10 +45,13 @@ public final class TensorStorage: @unchecked Sendable {
             raw = UnsafeMutableRawPointer.allocate(byteCount: size, alignment: 64)
         }
         pointer = raw.unsafelyUnwrapped
+        mappedLength = 0
         memset(pointer, 0, size)
     }
 
-    deinit { free(pointer) }
+    deinit {
+        if mappedLength > 0 { munmap(pointer, mappedLength) } else { free(pointer) }
+    }
 
     func copy() -> TensorStorage {
         let fresh = TensorStorage(byteCount: byteCount)

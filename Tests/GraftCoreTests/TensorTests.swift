@@ -72,4 +72,26 @@ final class TensorTests: XCTestCase {
         XCTAssertThrowsError(try Tensor.checkedByteCount(shape: [Int.max, 4], dtype: .float64))
         XCTAssertThrowsError(try Tensor.checkedByteCount(shape: [-1], dtype: .float32))
     }
+
+    /// Storage on both sides of the mapping and huge-page thresholds is zeroed, page-aligned,
+    /// writable, and copy-on-write copies keep their own bytes.
+    func testStorageSizesAreZeroedAlignedAndCopied() {
+        let sizes = [0, 1, 4096, TensorStorage.mappingThreshold - 4, TensorStorage.mappingThreshold,
+                     TensorStorage.hugePageThreshold + 4]
+        for byteCount in sizes {
+            let storage = TensorStorage(byteCount: byteCount)
+            XCTAssertEqual(Int(bitPattern: storage.pointer) % 4096, 0, "\(byteCount) bytes page-aligned")
+            let bytes = UnsafeRawBufferPointer(start: storage.pointer, count: byteCount)
+            XCTAssertTrue(bytes.allSatisfy { $0 == 0 }, "\(byteCount) bytes zeroed")
+            guard byteCount >= 8 else { continue }
+            let count = byteCount / 4
+            let ramp = (0..<count).map { Float($0) }
+            let a = Tensor(shape: [count], floats: ramp)
+            var b = a
+            b.withUnsafeMutableBytes { $0.storeBytes(of: Float(-1), toByteOffset: (count - 1) * 4, as: Float.self) }
+            XCTAssertEqual(a.floats(), ramp, "\(byteCount) bytes: the original is untouched")
+            XCTAssertEqual(b.floats().last, -1)
+            XCTAssertEqual(Array(b.floats().dropLast()), Array(ramp.dropLast()))
+        }
+    }
 }
