@@ -1,4 +1,11 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+private let posixRead = Glibc.read
+#elseif canImport(Darwin)
+import Darwin
+private let posixRead = Darwin.read
+#endif
 
 /// NumPy `.npy` arrays: the CLI's array format. Reads header versions 1.0–3.0, C and
 /// Fortran order, little- and big-endian data, for every `DType`; writes version 1.0
@@ -6,16 +13,83 @@ import Foundation
 public enum NPY {
     static let magic: [UInt8] = [0x93, 0x4E, 0x55, 0x4D, 0x50, 0x59]  // "\x93NUMPY"
 
+    /// Reads a `.npy` file: the header first, then the data straight into the tensor's
+    /// storage (one copy of the array in memory), after checking the file holds exactly
+    /// the bytes the header's shape and dtype need.
     public static func read(path: String) throws -> Tensor {
-        let data: Data
-        do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
-            throw GraftError(.io, "cannot read file", file: path)
+        guard let handle = FileHandle(forReadingAtPath: path) else {
+            throw GraftError(.io, "cannot open file", file: path)
         }
-        do { return try decode([UInt8](data)) } catch { throw error.graftError(file: path) }
+        defer { try? handle.close() }
+        do {
+            let fileSize = Int(try handle.seekToEnd())
+            try handle.seek(toOffset: 0)
+            let prefix = try readExactly(handle, min(fileSize, 12))
+            let (headerStart, headerLength) = try headerBounds(prefix, available: fileSize)
+            try handle.seek(toOffset: 0)
+            let head = try readExactly(handle, headerStart + headerLength)
+            let header = try parseWholeHeader(head, headerStart: headerStart, headerLength: headerLength)
+            let dataBytes = fileSize - header.dataStart
+            guard dataBytes == header.byteCount else { throw header.sizeMismatch(found: dataBytes) }
+            let storage = TensorStorage(byteCount: header.byteCount)
+            var done = 0
+            while done < header.byteCount {
+                let n = posixRead(handle.fileDescriptor, storage.pointer.advanced(by: done), header.byteCount - done)
+                guard n > 0 else {
+                    throw GraftError(.io, "file ended early", expected: "\(header.byteCount) data bytes", found: "\(done)")
+                }
+                done += n
+            }
+            return try header.finish(try Tensor(shape: header.storedShape, dtype: header.dtype, storage: storage))
+        } catch {
+            throw error.graftError(file: path)
+        }
     }
 
     /// Decodes the bytes of a whole `.npy` file.
     public static func decode(_ bytes: [UInt8]) throws -> Tensor {
+        let (headerStart, headerLength) = try headerBounds(bytes, available: bytes.count)
+        let header = try parseWholeHeader(bytes, headerStart: headerStart, headerLength: headerLength)
+        guard bytes.count - header.dataStart == header.byteCount else {
+            throw header.sizeMismatch(found: bytes.count - header.dataStart)
+        }
+        let tensor = try bytes.withUnsafeBytes { raw in
+            try Tensor(shape: header.storedShape, dtype: header.dtype,
+                       bytes: UnsafeRawBufferPointer(rebasing: raw[header.dataStart..<bytes.count]))
+        }
+        return try header.finish(tensor)
+    }
+
+    /// What a `.npy` header says.
+    struct Header {
+        let descr: String
+        let dtype: DType
+        let bigEndian: Bool
+        let fortran: Bool
+        let shape: [Int]
+        let byteCount: Int
+        let dataStart: Int
+
+        /// The shape of the data as stored: reversed for Fortran order.
+        var storedShape: [Int] { fortran ? Array(shape.reversed()) : shape }
+
+        func sizeMismatch(found: Int) -> GraftError {
+            GraftError(.shapeMismatch, "data size does not match the header's shape",
+                       expected: "\(byteCount) bytes for \(shape) \(descr)", found: "\(found) bytes")
+        }
+
+        /// Native byte order and C order.
+        func finish(_ stored: Tensor) throws -> Tensor {
+            var tensor = stored
+            if bigEndian && dtype.size > 1 { tensor = NPY.byteSwapped(tensor) }
+            if fortran && shape.count > 1 { tensor = try tensor.transposed(Array((0..<shape.count).reversed())) }
+            return tensor
+        }
+    }
+
+    /// Where the header dict starts and how long it is, from the first 10 (version 1) or
+    /// 12 (versions 2 and 3) bytes; `available` is the size of the whole file.
+    static func headerBounds(_ bytes: [UInt8], available: Int) throws -> (start: Int, length: Int) {
         guard bytes.count >= 10, Array(bytes[0..<6]) == magic else {
             throw GraftError(.malformed, "not a .npy array", field: "magic", expected: "\\x93NUMPY",
                              found: bytes.prefix(6).map { String(format: "%02x", $0) }.joined(separator: " "))
@@ -34,26 +108,26 @@ public enum NPY {
         default:
             throw GraftError(.unsupported, "unknown .npy version", field: "version", expected: "1, 2 or 3", found: "\(major)")
         }
-        guard headerStart + headerLength <= bytes.count else {
+        guard headerStart + headerLength <= available else {
             throw GraftError(.malformed, "truncated .npy header", expected: "\(headerLength) header bytes",
-                             found: "\(bytes.count - headerStart)")
+                             found: "\(available - headerStart)")
         }
-        let header = String(decoding: bytes[headerStart..<headerStart + headerLength], as: UTF8.self)
-        let (descr, fortran, shape) = try parseHeader(header)
+        return (headerStart, headerLength)
+    }
+
+    /// Parses the header dict; `bytes` holds at least the prefix and the dict.
+    static func parseWholeHeader(_ bytes: [UInt8], headerStart: Int, headerLength: Int) throws -> Header {
+        let text = String(decoding: bytes[headerStart..<headerStart + headerLength], as: UTF8.self)
+        let (descr, fortran, shape) = try parseHeader(text)
         let (dtype, bigEndian) = try parseDescr(descr)
         let byteCount = try Tensor.checkedByteCount(shape: shape, dtype: dtype)
-        let dataStart = headerStart + headerLength
-        guard bytes.count - dataStart == byteCount else {
-            throw GraftError(.shapeMismatch, "data size does not match the header's shape",
-                             expected: "\(byteCount) bytes for \(shape) \(descr)", found: "\(bytes.count - dataStart) bytes")
-        }
-        var tensor = try bytes.withUnsafeBytes { raw in
-            try Tensor(shape: fortran ? Array(shape.reversed()) : shape, dtype: dtype,
-                       bytes: UnsafeRawBufferPointer(rebasing: raw[dataStart..<bytes.count]))
-        }
-        if bigEndian && dtype.size > 1 { tensor = byteSwapped(tensor) }
-        if fortran && shape.count > 1 { tensor = try tensor.transposed(Array((0..<shape.count).reversed())) }
-        return tensor
+        return Header(descr: descr, dtype: dtype, bigEndian: bigEndian, fortran: fortran, shape: shape,
+                      byteCount: byteCount, dataStart: headerStart + headerLength)
+    }
+
+    static func readExactly(_ handle: FileHandle, _ count: Int) throws -> [UInt8] {
+        let data = try handle.read(upToCount: count) ?? Data()
+        return [UInt8](data)
     }
 
     /// The `.npy` bytes of a tensor.

@@ -98,6 +98,40 @@ final class NPYHeaderTests: XCTestCase {
         }
     }
 
+    /// Reading from a file (header first, then the data into the tensor) agrees with
+    /// decoding the same bytes, for good files and for every malformed one.
+    func testReadFromPathMatchesDecode() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("graft-npy-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        var files: [[UInt8]] = [
+            NPY.encode(Tensor(shape: [2, 3], doubles: [1, 2, 3, 4, 5, 6])),
+            NPY.encode(Tensor(zeros: [], dtype: .int64)),
+            NPY.encode(Tensor(zeros: [0, 3], dtype: .float16)),
+            Self.npy(version: 3, header: "{'descr': '>i4', 'fortran_order': True, 'shape': (2, 2), }", data: [0, 0, 0, 1, 0, 0, 0, 3, 0, 0, 0, 2, 0, 0, 0, 4]),
+            [], [0x93, 0x4E, 0x55], Array("plain text, not an array".utf8),
+        ]
+        let good = NPY.encode(Tensor(shape: [4], floats: [1, 2, 3, 4]))
+        files.append(Array(good.dropLast(3)))  // truncated data
+        files.append(good + [0])                // one byte too many
+        files.append(Array(good.prefix(40)))    // truncated header
+        for (i, bytes) in files.enumerated() {
+            let path = dir.appendingPathComponent("f\(i).npy").path
+            try Data(bytes).write(to: URL(fileURLWithPath: path))
+            switch (Result { try NPY.decode(bytes) }, Result { try NPY.read(path: path) }) {
+            case (.success(let a), .success(let b)):
+                XCTAssertTrue(a.bitwiseEqual(b), "file \(i)")
+                XCTAssertEqual(a.shape, b.shape, "file \(i)")
+            case (.failure(let a), .failure(let b)):
+                XCTAssertEqual((a as? GraftError)?.kind, (b as? GraftError)?.kind, "file \(i): \(a) vs \(b)")
+                XCTAssertEqual((b as? GraftError)?.file, path, "file \(i)")
+            default:
+                XCTFail("file \(i): decode and read disagree")
+            }
+        }
+        XCTAssertEqual(try NPY.read(path: dir.appendingPathComponent("f3.npy").path).doubles(), [1, 2, 3, 4])
+    }
+
     func testMissingFileNamesThePath() {
         XCTAssertThrowsError(try NPY.read(path: "/nonexistent/graft/x.npy")) { error in
             let e = error as? GraftError
