@@ -9,7 +9,7 @@ extension Graph {
     /// followed by total, trainable and frozen parameter counts.
     public func inspectTable() throws -> String {
         let pass = try shapePass(strict: false)
-        var rows: [[String]] = [["Name", "Op", "Output shape", "Params", "Freeze"]]
+        var rows: [[String]] = [["Name", "Op", "Class", "Output shape", "Params", "Freeze"]]
         for node in nodes {
             let shape: String
             if let outs = pass.known[node.name] {
@@ -18,7 +18,7 @@ extension Graph {
             } else {
                 shape = "?"
             }
-            rows.append([node.name, node.op.kindName, shape, String(node.parameterCount), node.freeze.rawValue])
+            rows.append([node.name, node.op.kindName, node.sourceClass ?? "-", shape, String(node.parameterCount), node.freeze.rawValue])
         }
         var widths = Array(repeating: 0, count: rows[0].count)
         for row in rows { for (i, cell) in row.enumerated() { widths[i] = max(widths[i], cell.count) } }
@@ -26,7 +26,7 @@ extension Graph {
             row.enumerated().map { i, cell in
                 // Parameter counts are right-aligned, everything else left-aligned.
                 let pad = String(repeating: " ", count: widths[i] - cell.count)
-                return i == 3 ? pad + cell : cell + pad
+                return i == 4 ? pad + cell : cell + pad
             }.joined(separator: "  ").trimmingTrailingSpaces()
         }
         var lines = [line(rows[0]), String(repeating: "-", count: widths.reduce(0, +) + 2 * (widths.count - 1))]
@@ -62,6 +62,7 @@ extension Graph {
             var entry = OrderedDictionary<String, JSONValue>()
             entry["name"] = .string(node.name)
             entry["op"] = .string(node.op.kindName)
+            if let sourceClass = node.sourceClass { entry["class"] = .string(sourceClass) }
             entry["inputs"] = .array(node.inputs.map { .string($0.description) })
             let outs = pass.known[node.name]
             entry["outputShape"] = outs?.first.map(Graph.shapeJSON) ?? .null
@@ -81,6 +82,12 @@ extension Graph {
     static func shapeJSON(_ shape: [Int?]) -> JSONValue {
         .array([.null] + shape.map { $0.map { JSONValue($0) } ?? .null })
     }
+}
+
+extension Node {
+    /// The layer class the source format named (Keras `class_name`, DL4J class simple name),
+    /// which readers store in `extras["sourceClass"]`; nil for nodes built in code.
+    public var sourceClass: String? { extras["sourceClass"]?.stringValue }
 }
 
 extension String {

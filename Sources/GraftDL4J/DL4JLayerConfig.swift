@@ -142,3 +142,31 @@ public enum DL4JActivation {
         }
     }
 }
+
+extension DL4JLayerConfig {
+    /// The layer's class simple name as DL4J's own summary prints it (`DenseLayer`,
+    /// `GravesLSTM`), under any frozen wrapper; legacy short names are translated.
+    public var summaryClassName: String {
+        if type == "FrozenLayer" || type == "FrozenLayerWithBackprop", let inner = wrapped?.value {
+            return inner.summaryClassName
+        }
+        if let className { return String(className.split(separator: ".").last ?? Substring(className)) }
+        return DL4JLayerConfig.legacyClassNames[type] ?? type
+    }
+
+    /// Legacy (≤ 1.0.0-alpha) wrapper keys → class simple names (DL4J's LegacyLayerDeserializer table).
+    static let legacyClassNames: [String: String] = [
+        "autoEncoder": "AutoEncoder", "convolution": "ConvolutionLayer", "convolution1d": "Convolution1DLayer",
+        "gravesLSTM": "GravesLSTM", "LSTM": "LSTM", "gravesBidirectionalLSTM": "GravesBidirectionalLSTM",
+        "output": "OutputLayer", "CenterLossOutputLayer": "CenterLossOutputLayer", "rnnoutput": "RnnOutputLayer",
+        "loss": "LossLayer", "dense": "DenseLayer", "subsampling": "SubsamplingLayer", "subsampling1d": "Subsampling1DLayer",
+        "batchNormalization": "BatchNormalization", "localResponseNormalization": "LocalResponseNormalization",
+        "embedding": "EmbeddingLayer", "activation": "ActivationLayer", "VariationalAutoencoder": "VariationalAutoencoder",
+        "dropout": "DropoutLayer", "GlobalPooling": "GlobalPoolingLayer", "zeroPadding": "ZeroPaddingLayer",
+        "zeroPadding1d": "ZeroPadding1DLayer", "Upsampling2D": "Upsampling2D", "Yolo2OutputLayer": "Yolo2OutputLayer",
+        "RnnLossLayer": "RnnLossLayer", "CnnLossLayer": "CnnLossLayer", "Bidirectional": "Bidirectional",
+        "SimpleRnn": "SimpleRnn", "ElementWiseMult": "ElementWiseMultiplicationLayer", "MaskLayer": "MaskLayer",
+        "MaskZeroLayer": "MaskZeroLayer", "Cropping1D": "Cropping1D", "Cropping2D": "Cropping2D",
+        "LastTimeStep": "LastTimeStep", "SpaceToDepthLayer": "SpaceToDepthLayer", "SpaceToBatchLayer": "SpaceToBatchLayer",
+    ]
+}

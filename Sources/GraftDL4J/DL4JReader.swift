@@ -238,7 +238,7 @@ public enum DL4JReader {
             if let pre = config.inputPreprocessors[i] {
                 current = try builder.addPreprocessor(pre, name: name + "/preprocessor", input: current)
             }
-            var extras: OrderedDictionary<String, JSONValue> = ["dl4j": layer.raw]
+            var extras: OrderedDictionary<String, JSONValue> = ["dl4j": layer.raw, "sourceClass": .string(layer.summaryClassName)]
             if i < confs.count { extras["dl4jConf"] = confs[i] }
             current = try builder.addLayer(layer, name: name, input: current, extras: .object(extras))
         }
@@ -305,7 +305,7 @@ public enum DL4JReader {
             if let pre = vertex.preprocessor {
                 current = try builder.addPreprocessor(pre, name: name + "/preprocessor", input: current)
             }
-            var nodeExtras: OrderedDictionary<String, JSONValue> = ["dl4j": layer.raw]
+            var nodeExtras: OrderedDictionary<String, JSONValue> = ["dl4j": layer.raw, "sourceClass": .string(layer.summaryClassName)]
             var vertexFields = f.objectValue ?? [:]
             if var conf = vertexFields["layerConf"]?.objectValue {
                 conf["layer"] = nil

@@ -193,7 +193,7 @@ struct KerasGraphBuilder {
                                         weights: [], inputShapes: [], file: file)
         let mapped = try KerasInputLayerFamily.map(context)
         let nodeName = uniqueName(name)
-        nodes.append(Node(name: nodeName, op: mapped.op, extras: .object(["keras": spec.raw])))
+        nodes.append(Node(name: nodeName, op: mapped.op, extras: .object(["keras": spec.raw, "sourceClass": .string("InputLayer")])))
         return NodeOutput(nodeName)
     }
 
@@ -213,7 +213,7 @@ struct KerasGraphBuilder {
             result = try map(layer, scope: scope, inputs: inputs)
             mapped[path] = result
         }
-        var extras: OrderedDictionary<String, JSONValue> = ["keras": layer.raw]
+        var extras: OrderedDictionary<String, JSONValue> = ["keras": layer.raw, "sourceClass": .string(layer.className)]
         if !result.weightNames.isEmpty {
             // The arrays' names in file order, so a writer can store them back under the same names.
             extras["kerasWeightNames"] = .array(result.weightNames.map(JSONValue.string))
