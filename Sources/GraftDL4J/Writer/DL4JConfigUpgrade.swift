@@ -13,9 +13,15 @@ enum DL4JConfigUpgrade {
               let reference = try? DL4JReader.readConfiguration(json: original) else { return nil }
         guard reference.nodes.count == graph.nodes.count, reference.outputs == graph.outputs else { return nil }
         for (a, b) in zip(reference.nodes, graph.nodes) {
-            guard a.name == b.name, a.op == b.op, a.inputs == b.inputs, a.freeze == b.freeze else { return nil }
+            guard a.name == b.name, sameOp(a.op, b.op), a.inputs == b.inputs, a.freeze == b.freeze else { return nil }
         }
         return original
+    }
+
+    /// Ops equal, inputs compared without their dtype (a configuration alone does not fix it).
+    static func sameOp(_ a: Op, _ b: Op) -> Bool {
+        if case .input(let x) = a, case .input(let y) = b { return x.shape == y.shape && x.layout == y.layout }
+        return a == b
     }
 
     /// Legacy layer keys → `@class` names.
@@ -86,8 +92,15 @@ enum DL4JConfigUpgrade {
                   let (key, inner) = object.elements.first.map({ ($0.key, $0.value) }), let innerFields = inner.objectValue else {
                 throw GraftError(.malformed, "layer configuration has neither '@class' nor a single wrapper key", location: "configuration.json")
             }
+            guard let cls = layerClassName(legacy: key) else {
+                // A custom layer's legacy key names no package: kept in the wrapper form,
+                // which DL4J resolves through the layer's registered subtype name.
+                report.add(.warning, node: innerFields["layerName"]?.stringValue,
+                           "custom layer '\(key)' kept in the legacy wrapper form: its full class name is not stored")
+                return json
+            }
             fields = innerFields
-            fields.updateValue(.string(layerClassName(legacy: key)), forKey: "@class", insertingAt: 0)
+            fields.updateValue(.string(cls), forKey: "@class", insertingAt: 0)
         }
         if fields["activationFn"] == nil || fields["activationFn"]?.isNull == true,
            let name = fields["activationFunction"]?.stringValue, let cls = DL4JNames.activationClass(name) {
@@ -112,10 +125,13 @@ enum DL4JConfigUpgrade {
         return .object(fields)
     }
 
-    static func layerClassName(legacy key: String) -> String {
+    /// The `@class` of a legacy layer key, nil for keys that are not DL4J's (custom layers).
+    static func layerClassName(legacy key: String) -> String? {
         if key == "FrozenLayer" || key == "FrozenLayerWithBackprop" { return "org.deeplearning4j.nn.conf.layers.misc." + key }
         if key.contains(".") { return key }
-        return "org.deeplearning4j.nn.conf.layers." + (layerClasses[key] ?? key)
+        if let simple = layerClasses[key] { return "org.deeplearning4j.nn.conf.layers." + simple }
+        if DL4JLayerFamilies.isKnown(key) && key.first?.isUppercase == true { return "org.deeplearning4j.nn.conf.layers." + key }
+        return nil
     }
 
     static func upgradePreprocessor(_ json: JSONValue) -> JSONValue {
