@@ -80,12 +80,13 @@ final class DL4JRoundTripTests: XCTestCase {
 
     /// Every key of `original` (unwrapped from a legacy wrapper) appears in `written`, recursively for objects.
     func requireFields(of original: JSONValue, in written: JSONValue, at location: String) throws {
-        var fields = original
-        if original["@class"] == nil, let object = original.objectValue, object.count == 1, let inner = object.values.first,
-           inner.objectValue != nil {
-            fields = inner
+        func unwrapped(_ json: JSONValue) -> JSONValue {
+            if json["@class"] == nil, let object = json.objectValue, object.count == 1, let inner = object.values.first,
+               inner.objectValue != nil { return inner }
+            return json
         }
-        guard let object = fields.objectValue else { return }
+        let written = unwrapped(written)
+        guard let object = unwrapped(original).objectValue else { return }
         for (key, value) in object {
             guard let w = written[key] else { throw Failure("\(location): field \(key) missing after writing") }
             if key == "layer" || key == "underlying" || key == "fwd" || key == "bwd" { try requireFields(of: value, in: w, at: location + "/" + key) }
