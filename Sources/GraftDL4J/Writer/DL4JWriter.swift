@@ -82,8 +82,15 @@ public enum DL4JWriter {
                                      field: key, expected: "\(positions.shape)", found: "\(tensor.shape)")
                 }
                 // Element bytes copied as they are: bit-exact, NaN payloads included.
+                let flatPositions = positions.doubles()
+                // Layers whose reading is not a pure permutation (BatchNormalization with
+                // useLogStd) give positions that are not indices.
+                guard flatPositions.allSatisfy({ $0 >= 0 && $0 < Double(total) && $0.rounded() == $0 }) else {
+                    throw GraftError(.unsupported, "the layer's stored parameters are not a plain rearrangement of its canonical ones",
+                                     location: node.name, field: key, expected: "e.g. BatchNormalization with useLogStd false")
+                }
                 tensor.converted(to: dtype).withUnsafeBytes { src in
-                    for (i, p) in positions.doubles().enumerated() {
+                    for (i, p) in flatPositions.enumerated() {
                         let k = Int(p)
                         for b in 0..<size { bytes[k * size + b] = src[i * size + b] }
                         filled[k] = true
