@@ -93,3 +93,33 @@ final class DL4JRoundTripTests: XCTestCase {
         }
     }
 }
+
+extension DL4JRoundTripTests {
+    /// A freeze change on a graph read from DL4J: the layer is written inside a FrozenLayer
+    /// wrapper with every original field, parameters unchanged; updaterState.bin is dropped
+    /// with a note (DL4J sizes the updater state by trainable parameters).
+    func testFreezeChangeWritesFrozenWrapper() throws {
+        _ = try Corpus.cases()
+        var g = try DL4JReader.read(path: Corpus.path(try mlpMoonZip()))
+        let index = try XCTUnwrap(g.index(of: "layer0"))
+        g.nodes[index].freeze = .frozen
+        let (entries, report) = try DL4JWriter.encode(g)
+        XCTAssertTrue(report.notes.contains { $0.kind == .dropped && $0.message.contains("updaterState.bin") })
+        let config = try JSONValue.parse(bytes: try XCTUnwrap(entries.first { $0.0 == "configuration.json" }?.1))
+        let layer0 = try XCTUnwrap(config["confs"]?[0]?["layer"])
+        XCTAssertEqual(layer0["@class"]?.stringValue, "org.deeplearning4j.nn.conf.layers.misc.FrozenLayer")
+        let original = try XCTUnwrap(g.nodes[index].extras["dl4j"]?.objectValue)
+        for key in original.keys { XCTAssertNotNil(layer0["layer"]?[key], key) }
+        let path = NSTemporaryDirectory() + "graft-freeze-\(getpid()).zip"
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try DL4JWriter.write(g, to: path)
+        let back = try DL4JReader.read(path: path)
+        XCTAssertEqual(back.node(named: "layer0")?.freeze, .frozen)
+        for (a, b) in zip(g.nodes, back.nodes) { XCTAssertEqual(Array(a.parameters.values), Array(b.parameters.values), a.name) }
+    }
+
+    func mlpMoonZip() throws -> String {
+        let c = try XCTUnwrap(try Corpus.cases(formats: ["dl4j-zip"]).first { $0["id"]?.stringValue == "dl4j/integration/MLPMoon" })
+        return try XCTUnwrap(c["model"]?["zip"]?.stringValue)
+    }
+}

@@ -121,6 +121,11 @@ enum DL4JConfigGenerator {
                 switch inFlow.kind {
                 case .feedForward: alias(); continue
                 case .convolutional2D:
+                    if outputs.contains(node.name) {
+                        throw GraftError(.unsupported, "DL4J 1.0.0-beta6 cannot express node '\(node.name)' (flatten) as a graph output: "
+                                         + "DL4J flattens images in (c, h, w) order only inside a layer's pre-processor",
+                                         location: node.name, field: "op", found: "flatten")
+                    }
                     pendingPreprocessor[node.name] = .object([
                         "@class": .string("org.deeplearning4j.nn.conf.preprocessor.CnnToFeedForwardPreProcessor"),
                         "inputHeight": JSONValue(inFlow.height), "inputWidth": JSONValue(inFlow.width),
@@ -129,7 +134,8 @@ enum DL4JConfigGenerator {
                     alias(Flow(kind: .feedForward, size: inFlow.height * inFlow.width * inFlow.size))
                     continue
                 default:
-                    throw GraftError(.unsupported, "DL4J cannot express this flatten", location: node.name, field: "op",
+                    throw GraftError(.unsupported, "DL4J 1.0.0-beta6 cannot express node '\(node.name)' (flatten) of \(inFlow.kind.rawValue) data: "
+                                     + "its pre-processors do not flatten time steps into features", location: node.name, field: "op",
                                      expected: "flatten of feed-forward or 2-D image data", found: "\(inFlow.kind.rawValue) input")
                 }
             }
@@ -179,7 +185,7 @@ enum DL4JConfigGenerator {
             case .frozenWithBackprop:
                 layer = wrap(layer, in: "org.deeplearning4j.nn.conf.layers.misc.FrozenLayerWithBackprop", key: "underlying")
             }
-            if case .lstm(let a) = node.op, !a.recurrent.returnSequences, !fromDL4J {
+            if let r = node.op.recurrentAttributes, !r.returnSequences, !fromDL4J {
                 layer = wrap(layer, in: "org.deeplearning4j.nn.conf.layers.recurrent.LastTimeStep", key: "underlying")
             }
             units.append(Unit(name: node.name, json: layer, isLayer: true, preprocessor: pendingPreprocessor[node.inputs[0].node],

@@ -180,10 +180,7 @@ enum DL4JLayerJSON {
     }
 
     static func simpleRnn(_ node: Node, _ a: RecurrentAttributes, input: DL4JConfigGenerator.Flow, inner: Bool = false) throws -> JSONValue {
-        if !inner {
-            try checkRecurrent(node, a, input: input)
-            if !a.returnSequences { throw unsupported(node, "SimpleRNN with return_sequences=false (LastTimeStep is written for LSTM only)") }
-        }
+        if !inner { try checkRecurrent(node, a, input: input) }
         if !a.useBias { throw unsupported(node, "DL4J SimpleRnn always has a bias") }
         var j = base(layers + "recurrent.SimpleRnn", node)
         j["activationFn"] = try activation(a.activation, node)
