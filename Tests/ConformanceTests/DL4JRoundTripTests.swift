@@ -14,6 +14,7 @@ final class DL4JRoundTripTests: XCTestCase {
     func testDL4JCorpusRoundTrip() throws {
         let cases = try Corpus.cases(formats: ["dl4j-zip"])
         XCTAssertFalse(cases.isEmpty)
+        defer { fflush(nil) }
         var passed = 0, failed = 0
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("graft-dl4j-roundtrip-\(getpid())")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)

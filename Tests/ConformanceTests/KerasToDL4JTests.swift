@@ -16,6 +16,7 @@ final class KerasToDL4JTests: XCTestCase {
     func testKerasCorpusToDL4J() throws {
         let cases = try Corpus.cases(formats: ["keras-h5"]).filter { ($0["checks"]?.stringArray ?? []).contains("forward") }
         XCTAssertFalse(cases.isEmpty)
+        defer { fflush(nil) }
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("graft-keras-dl4j-\(getpid())")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
