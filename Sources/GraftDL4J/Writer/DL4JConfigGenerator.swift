@@ -78,9 +78,18 @@ enum DL4JConfigGenerator {
             case .input(let a):
                 networkInputs.append(node.name)
                 var f = flow(of: node, previous: nil)
-                if a.layout == .channelsLast || (a.layout == .flat && a.shape.count == 3) {
+                // Images: channels-last unless the layers reading them say channels-first.
+                let consumerFormat: DataFormat? = graph.consumers(of: node.name).lazy.compactMap { consumer -> DataFormat? in
+                    switch consumer.op {
+                    case .conv(let c): return c.dataFormat
+                    case .pooling(let p): return p.dataFormat
+                    case .globalPooling(let p): return p.dataFormat
+                    default: return nil
+                    }
+                }.first
+                if a.shape.count == 3 && a.layout != .channelsFirst && consumerFormat != .channelsFirst {
                     f = flow(of: node, previous: Flow(kind: .convolutional2D, size: 0, channelsLast: true))
-                    report.add(.warning, node: node.name, "input written channels-first (NCHW): feed DL4J images as [batch, channels, height, width]")
+                    report.add(.warning, node: node.name, "input layout changed from channels-last to channels-first (NCHW): feed DL4J images as [batch, channels, height, width]")
                 }
                 if f.kind == .recurrent {
                     report.add(.warning, node: node.name, "sequence input written as DL4J [batch, features, time]")
@@ -168,6 +177,11 @@ enum DL4JConfigGenerator {
                 layer = DL4JLayerJSON.unfrozen(try DL4JConfigUpgrade.upgradeLayer(json, report: &report))
                 conf = node.extras["dl4jConf"]
             } else {
+                if inFlow.kind == .convolutional2D, let format = imageFormat(node.op), (format == .channelsLast) != inFlow.channelsLast {
+                    throw GraftError(.unsupported, "DL4J 1.0.0-beta6 cannot express node '\(node.name)' (\(node.op.kindName)): "
+                                     + "it reads its image \(format == .channelsLast ? "channels-last" : "channels-first") while the data "
+                                     + "reaching it is laid out the other way", location: node.name, field: "dataFormat")
+                }
                 if node.inputs.count != 1 {
                     throw GraftError(.unsupported, "DL4J layers take one input", location: node.name, found: "\(node.inputs.count) inputs")
                 }
@@ -202,6 +216,19 @@ enum DL4JConfigGenerator {
         let json = isChain ? multiLayer(units, dtypeName: dtypeName) : try computationGraph(units, inputs: networkInputs,
                                                                                               outputs: outputNames, dtypeName: dtypeName)
         return (json, prepared)
+    }
+
+    /// The image layout a 2-D op states, if any.
+    static func imageFormat(_ op: Op) -> DataFormat? {
+        switch op {
+        case .conv(let a) where a.rank == 2: return a.dataFormat
+        case .pooling(let a) where a.rank == 2: return a.dataFormat
+        case .globalPooling(let a) where a.rank == 2: return a.dataFormat
+        case .zeroPadding(let a) where a.rank == 2: return a.dataFormat
+        case .cropping(let a) where a.rank == 2: return a.dataFormat
+        case .upSampling(let a) where a.rank == 2: return a.dataFormat
+        default: return nil
+        }
     }
 
     static func dl4jDataType(_ graph: Graph) -> String {
