@@ -35,6 +35,18 @@ enum DL4JConfigGenerator {
         var height = 0, width = 0
         /// The IR tensor is channels-last (from Keras): shapes read [h, w, c].
         var channelsLast = false
+        /// A Keras channels_first sequence: the IR shape reads [features, time], as DL4J's does.
+        var featuresFirst = false
+    }
+
+    /// The sequence layout a 1-D op states, if any.
+    static func sequenceFormat(_ op: Op) -> DataFormat? {
+        switch op {
+        case .conv(let a) where a.rank == 1: return a.dataFormat
+        case .pooling(let a) where a.rank == 1: return a.dataFormat
+        case .globalPooling(let a) where a.rank == 1: return a.dataFormat
+        default: return nil
+        }
     }
 
     static func generate(_ graph: Graph, report: inout ConversionReport) throws -> (JSONValue, Graph) {
@@ -62,7 +74,9 @@ enum DL4JConfigGenerator {
             }
             switch dims.count {
             case 0, 1: return Flow(kind: .feedForward, size: dims.first ?? 0)
-            case 2: return Flow(kind: .recurrent, size: dims[1])
+            case 2:
+                let first = sequenceFormat(node.op).map { $0 == .channelsFirst } ?? (previous?.featuresFirst ?? false)
+                return Flow(kind: .recurrent, size: first ? dims[0] : dims[1], featuresFirst: first)
             case 3:
                 return channelsLast ? Flow(kind: .convolutional2D, size: dims[2], height: dims[0], width: dims[1], channelsLast: true)
                     : Flow(kind: .convolutional2D, size: dims[0], height: dims[1], width: dims[2], channelsLast: false)
@@ -77,7 +91,8 @@ enum DL4JConfigGenerator {
             switch node.op {
             case .input(let a):
                 networkInputs.append(node.name)
-                var f = flow(of: node, previous: nil)
+                let sequenceFirst = graph.consumers(of: node.name).lazy.compactMap { sequenceFormat($0.op) }.first == .channelsFirst
+                var f = flow(of: node, previous: a.shape.count == 2 && sequenceFirst ? Flow(kind: .recurrent, size: 0, featuresFirst: true) : nil)
                 // Images: channels-last unless the layers reading them say channels-first.
                 let consumerFormat: DataFormat? = graph.consumers(of: node.name).lazy.compactMap { consumer -> DataFormat? in
                     switch consumer.op {
@@ -92,7 +107,9 @@ enum DL4JConfigGenerator {
                     report.add(.warning, node: node.name, "input layout changed from channels-last to channels-first (NCHW): feed DL4J images as [batch, channels, height, width]")
                 }
                 if f.kind == .recurrent {
-                    report.add(.warning, node: node.name, "sequence input written as DL4J [batch, features, time]")
+                    report.add(.warning, node: node.name, f.featuresFirst
+                               ? "sequence input kept as [batch, features, time] (channels_first), DL4J's own layout"
+                               : "sequence input changed from [batch, time, features] to DL4J's [batch, features, time]")
                 }
                 producer[node.name] = (node.name, f)
                 if case .input(var attrs) = node.op, f.kind == .convolutional2D, f.channelsLast {
@@ -181,6 +198,13 @@ enum DL4JConfigGenerator {
                     throw GraftError(.unsupported, "DL4J 1.0.0-beta6 cannot express node '\(node.name)' (\(node.op.kindName)): "
                                      + "it reads its image \(format == .channelsLast ? "channels-last" : "channels-first") while the data "
                                      + "reaching it is laid out the other way", location: node.name, field: "dataFormat")
+                }
+                if inFlow.kind == .recurrent, (sequenceFormat(node.op) == .channelsFirst) != inFlow.featuresFirst {
+                    if case .activation = node.op {} else {
+                        throw GraftError(.unsupported, "DL4J 1.0.0-beta6 cannot express node '\(node.name)' (\(node.op.kindName)) on "
+                                         + (inFlow.featuresFirst ? "channels_first sequences" : "sequences in this layout"),
+                                         location: node.name, field: "dataFormat")
+                    }
                 }
                 if node.inputs.count != 1 {
                     throw GraftError(.unsupported, "DL4J layers take one input", location: node.name, found: "\(node.inputs.count) inputs")

@@ -237,7 +237,6 @@ enum DL4JLayerJSON {
             cls = "Deconvolution2D"; nIn = node.parameters["kernel"]?.shape[3] ?? input.size
         default: throw unsupported(node, "no DL4J 1.0.0-beta6 layer for a rank-\(a.rank) \(node.op.kindName)")
         }
-        if a.rank == 1 && a.dataFormat != .channelsLast { throw unsupported(node, "channels-first 1-D convolution") }
         if a.padding == .causal && a.rank == 2 { throw unsupported(node, "causal padding of a 2-D convolution") }
         let extra = a.rank == 1 ? [1] : []
         var j = base(layers + cls, node)
