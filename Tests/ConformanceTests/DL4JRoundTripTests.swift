@@ -124,3 +124,39 @@ extension DL4JRoundTripTests {
         return try XCTUnwrap(c["model"]?["zip"]?.stringValue)
     }
 }
+
+extension DL4JRoundTripTests {
+    /// Every dl4j-zip case with its first parameterised layer frozen goes through the
+    /// generated-configuration path: read back, the layer is frozen and every node's
+    /// parameters are bit-identical.
+    func testCorpusFreezeChangeRoundTrip() throws {
+        defer { fflush(nil) }
+        var passed = 0, failed = 0
+        for c in try Corpus.cases(formats: ["dl4j-zip"]) {
+            let id = c["id"]?.stringValue ?? "?"
+            guard let zip = c["model"]?["zip"]?.stringValue else { continue }
+            do {
+                var g = try DL4JReader.read(path: Corpus.path(zip))
+                guard let index = g.nodes.firstIndex(where: { !$0.parameters.isEmpty && $0.freeze == .trainable }) else { continue }
+                g.nodes[index].freeze = .frozen
+                let path = NSTemporaryDirectory() + "graft-freeze-all-\(getpid()).zip"
+                defer { try? FileManager.default.removeItem(atPath: path) }
+                try DL4JWriter.write(g, to: path)
+                let back = try DL4JReader.read(path: path)
+                guard back.node(named: g.nodes[index].name)?.freeze == .frozen else { throw Failure("not frozen after writing") }
+                for node in g.nodes where !node.parameters.isEmpty {
+                    guard let b = back.node(named: node.name), Array(b.parameters.values) == Array(node.parameters.values) else {
+                        throw Failure("parameters of \(node.name) differ")
+                    }
+                }
+                passed += 1
+                print("[dl4j-freeze] PASS \(id)")
+            } catch {
+                failed += 1
+                print("[dl4j-freeze] FAIL \(id): \(error)")
+                XCTFail("\(id): \(error)")
+            }
+        }
+        print("[dl4j-freeze] total: \(passed) passed, \(failed) failed")
+    }
+}

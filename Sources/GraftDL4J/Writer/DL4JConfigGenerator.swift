@@ -125,7 +125,7 @@ enum DL4JConfigGenerator {
             }
             let fromDL4J = node.extras["dl4j"] != nil
             // Reader helper nodes of DL4J layers are written by their layer.
-            if case .dl4jVertex(.preprocessor) = node.op, let json = node.extras["dl4j"] {
+            if node.name.hasSuffix("/preprocessor"), let json = node.extras["dl4j"], node.parameters.isEmpty {
                 pendingPreprocessor[node.name] = DL4JConfigUpgrade.upgradePreprocessor(json)
                 alias(flow(of: node, previous: inFlow))
                 continue
@@ -164,6 +164,12 @@ enum DL4JConfigGenerator {
                                      + "its pre-processors do not flatten time steps into features", location: node.name, field: "op",
                                      expected: "flatten of feed-forward or 2-D image data", found: "\(inFlow.kind.rawValue) input")
                 }
+            }
+            // Graph vertices that came from DL4J are written as stored.
+            if !fromDL4J, let vertex = node.extras["dl4jVertex"], vertex["@class"] != nil {
+                units.append(Unit(name: node.name, json: vertex, isLayer: false, inputs: inputNames))
+                producer[node.name] = (node.name, flow(of: node, previous: inFlow))
+                continue
             }
             // Merges become graph vertices.
             if case .merge(let m) = node.op {
