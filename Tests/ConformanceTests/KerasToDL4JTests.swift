@@ -68,6 +68,11 @@ final class KerasToDL4JTests: XCTestCase {
     /// Runs the DL4J graph on the case inputs in DL4J layouts; returns the largest error.
     func compare(_ keras: Graph, dl4jPath: String, _ c: JSONValue, report: ConversionReport) throws -> Double {
         let dl4j = try DL4JReader.read(path: dl4jPath)
+        // Freeze states survive (Keras trainable: false → DL4J FrozenLayer).
+        for node in keras.nodes where !node.parameters.isEmpty {
+            guard let back = dl4j.node(named: node.name) else { throw Failure("layer \(node.name) missing after conversion") }
+            guard back.freeze == node.freeze else { throw Failure("\(node.name): freeze \(back.freeze), expected \(node.freeze)") }
+        }
         guard let inputSpec = c["inputs"], let expectedSpec = c["expected"] else { throw Failure("case without inputs/expected") }
         var inputs = try KerasCaseArrays.load(inputSpec)
         let expected = try KerasCaseArrays.load(expectedSpec)

@@ -102,4 +102,21 @@ final class DL4JWriterTests: XCTestCase {
             XCTAssertEqual(e?.location, "my_gru")
         }
     }
+
+    /// Flatten of a channels-last [h 1, w 2, c 2] image: Keras kernel rows in (h, w, c)
+    /// order become DL4J's (c, h, w) order, behind a CnnToFeedForwardPreProcessor.
+    func testDenseAfterFlattenRowsPermuted() throws {
+        let graph = Graph(nodes: [
+            Node(name: "img", op: .input(InputAttributes(shape: [1, 2, 2], layout: .channelsLast))),
+            Node(name: "flat", op: .flatten, inputs: [NodeOutput("img")]),
+            Node(name: "out", op: .dense(DenseAttributes(units: 1)), inputs: [NodeOutput("flat")],
+                 parameters: ["kernel": Tensor(shape: [4, 1], floats: [1, 2, 3, 4]), "bias": Tensor(shape: [1], floats: [5])]),
+        ], outputs: [NodeOutput("out")])
+        // Rows (w0 c0, w0 c1, w1 c0, w1 c1) = (1, 2, 3, 4) → (c0 w0, c0 w1, c1 w0, c1 w1) = (1, 3, 2, 4).
+        XCTAssertEqual(try flat(graph), [1, 3, 2, 4, 5])
+        let config = try configuration(graph)
+        XCTAssertEqual(config["inputPreProcessors"]?["0"]?["@class"]?.stringValue,
+                       "org.deeplearning4j.nn.conf.preprocessor.CnnToFeedForwardPreProcessor")
+        XCTAssertEqual(config["inputPreProcessors"]?["0"]?["numChannels"]?.intValue, 2)
+    }
 }
