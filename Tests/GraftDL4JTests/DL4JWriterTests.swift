@@ -119,4 +119,12 @@ final class DL4JWriterTests: XCTestCase {
                        "org.deeplearning4j.nn.conf.preprocessor.CnnToFeedForwardPreProcessor")
         XCTAssertEqual(config["inputPreProcessors"]?["0"]?["numChannels"]?.intValue, 2)
     }
+
+    /// The output layer's loss comes from a Keras training configuration when there is one.
+    func testOutputLossFromKerasTrainingConfig() throws {
+        var graph = denseNet()
+        graph.source.extras = .object(["training_config": .object(["loss": .string("binary_crossentropy")])])
+        let layers = try configuration(graph)["confs"]?.arrayValue?.compactMap { $0["layer"] } ?? []
+        XCTAssertEqual(layers.last?["lossFn"]?["@class"]?.stringValue, "org.nd4j.linalg.lossfunctions.impl.LossBinaryXENT")
+    }
 }

@@ -216,7 +216,7 @@ enum DL4JConfigGenerator {
                     throw GraftError(.unsupported, "DL4J layers take one input", location: node.name, found: "\(node.inputs.count) inputs")
                 }
                 layer = try DL4JLayerJSON.layer(for: node, input: inFlow, isOutput: outputs.contains(node.name),
-                                                report: &report)
+                                                trainingConfig: graph.source.extras["training_config"], report: &report)
                 if let (h, w, c) = permuteRows[node.inputs[0].node], let i = prepared.index(of: node.name),
                    let kernel = prepared.nodes[i].parameters["kernel"] {
                     prepared.nodes[i].parameters["kernel"] = try permuteRowsHWCtoCHW(kernel, h: h, w: w, c: c)
