@@ -29,6 +29,9 @@ enum DL4JLayerJSON {
         switch f {
         case .linear: return .object(["@class": .string(impl + "ActivationIdentity")])
         case .relu(nil, 0, 0): return .object(["@class": .string(impl + "ActivationReLU")])
+        case .relu(let maxValue, let slope, let threshold):
+            return .object(["@class": .string(impl + "ActivationReLU"), "max": maxValue.map { JSONValue($0) } ?? .null,
+                            "negativeSlope": JSONValue(slope), "threshold": JSONValue(threshold)])
         case .relu6: return .object(["@class": .string(impl + "ActivationReLU6")])
         case .leakyRelu(let a): return .object(["@class": .string(impl + "ActivationLReLU"), "alpha": JSONValue(a)])
         case .elu(let a): return .object(["@class": .string(impl + "ActivationELU"), "alpha": JSONValue(a)])
