@@ -13,6 +13,17 @@ struct KerasModelPlan {
     var inputs: [KerasTensorReference] = []
     var outputs: [KerasTensorReference] = []
     var isSequential = false
+    /// Shapes (without batch) of the tensors layers output, where known: `layer/call/tensor` → shape.
+    var tensorShapes: [String: [Int?]] = [:]
+
+    static func key(_ r: KerasTensorReference) -> String { "\(r.layer)/\(r.call)/\(r.tensor)" }
+
+    /// Records the shapes of a node's outputs for the layer call `r` that produces them.
+    mutating func recordShapes(_ shapes: [[Int?]]?, at r: KerasTensorReference) {
+        for (k, shape) in (shapes ?? []).enumerated() {
+            tensorShapes[Self.key(KerasTensorReference(layer: r.layer, call: r.call, tensor: r.tensor + k))] = shape
+        }
+    }
 
     static let tfKerasVersion = "2.21.0"
     static let keras3Version = "3.15.1"
@@ -48,7 +59,7 @@ struct KerasModelPlan {
         // Output shapes where known, to see which DL4J dense layers flatten their input implicitly.
         var knownShapes: [String: [[Int?]]] = [:]
         let fromDL4J = graph.source.format.hasPrefix("dl4j")
-        if fromDL4J {
+        do {
             for node in graph.nodes {
                 if case .input(let a) = node.op { knownShapes[node.name] = [a.shape]; continue }
                 let ins = node.inputs.compactMap { knownShapes[$0.node]?[safe: $0.output] }
@@ -77,6 +88,7 @@ struct KerasModelPlan {
                 layers.append(KerasExportLayer(name: layerName, className: "InputLayer", config: config))
                 refs[node.name] = KerasTensorReference(layer: layerName, call: 0, tensor: 0)
                 inputs.append(KerasTensorReference(layer: layerName, call: 0, tensor: 0))
+                recordShapes([shape], at: KerasTensorReference(layer: layerName, call: 0, tensor: 0))
                 continue
             }
             var callInputs = try node.inputs.map(reference)
@@ -86,6 +98,7 @@ struct KerasModelPlan {
                let index = layers.firstIndex(where: { $0.name == layerName }) {
                 layers[index].calls.append((callInputs, kwargs))
                 refs[node.name] = KerasTensorReference(layer: layerName, call: layers[index].calls.count - 1, tensor: 0)
+                recordShapes(knownShapes[node.name], at: KerasTensorReference(layer: layerName, call: layers[index].calls.count - 1, tensor: 0))
                 continue
             }
             let layerName = unique(node.name)
@@ -97,6 +110,7 @@ struct KerasModelPlan {
                 layer.calls = [(callInputs, kwargs)]
                 layers.append(layer)
                 refs[node.name] = KerasTensorReference(layer: layerName, call: 0, tensor: 0)
+                recordShapes(knownShapes[node.name], at: KerasTensorReference(layer: layerName, call: 0, tensor: 0))
                 continue
             }
             if case .opaque(let a) = node.op, a.format == "keras" {
@@ -115,6 +129,7 @@ struct KerasModelPlan {
                 flatten.calls = [(callInputs, .object([:]))]
                 layers.append(flatten)
                 callInputs = [KerasTensorReference(layer: flattenName, call: 0, tensor: 0)]
+                recordShapes([[ShapeText.product(shape)]], at: callInputs[0])
                 report.add(.exactConversion, node: node.name, "DL4J's implicit flattening written as a Flatten layer '\(flattenName)'")
             }
             let generator = KerasLayerConfigGenerator(dialect: dialect, node: node, name: layerName)
@@ -129,6 +144,7 @@ struct KerasModelPlan {
             layer.keras3VariableGroups = generated.variableGroups
             layers.append(layer)
             refs[node.name] = KerasTensorReference(layer: layerName, call: 0, tensor: 0)
+            recordShapes(knownShapes[node.name], at: KerasTensorReference(layer: layerName, call: 0, tensor: 0))
             if let activation = generated.activationSplit {
                 let actName = unique(layerName + "_activation")
                 let act = try generator.activationLayer(activation)
@@ -139,6 +155,7 @@ struct KerasModelPlan {
                 actLayer.calls = [([KerasTensorReference(layer: layerName, call: 0, tensor: 0)], .object([:]))]
                 layers.append(actLayer)
                 refs[node.name] = KerasTensorReference(layer: actName, call: 0, tensor: 0)
+                recordShapes(knownShapes[node.name], at: KerasTensorReference(layer: actName, call: 0, tensor: 0))
                 report.add(.exactConversion, node: node.name,
                            "activation \(activation.name) written as a separate \(act.className) layer '\(actName)'")
             }
