@@ -28,7 +28,11 @@ struct KerasModelPlan {
     static let tfKerasVersion = "2.21.0"
     static let keras3Version = "3.15.1"
 
-    init(graph: Graph, dialect: KerasDialect, report: inout ConversionReport) throws {
+    init(graph original: Graph, dialect: KerasDialect, report: inout ConversionReport) throws {
+        var graph = original
+        if original.source.format.hasPrefix("dl4j"), let converted = try KerasChannelsLast.convert(original, report: &report) {
+            graph = converted
+        }
         let sourceMajor = Self.sourceMajor(graph.source)
         let dialectMajor = dialect == .keras3 ? 3 : 2
         name = graph.source.extras["model_name"]?.stringValue ?? "model"
