@@ -39,6 +39,14 @@ def environment_failure(path, log):
         and '"channels_first"' in model_config_text(path)
 
 
+def hard_sigmoid_failure(path, loader, log):
+    """Keras 3 changed `hard_sigmoid` (slope 1/6, was 0.2): its legacy loader reads a tf.keras
+    2 model using it with the new function, so the outputs differ whoever wrote the file (the
+    corpus originals do the same); tf-keras reproduces them. Counted apart."""
+    return loader == "keras3" and path.endswith(".h5") and "FAIL output" in log \
+        and '"hard_sigmoid"' in model_config_text(path)
+
+
 def main():
     if len(sys.argv) != 2:
         print(__doc__)
@@ -65,12 +73,15 @@ def main():
             if not ok and environment_failure(path, log):
                 env += 1
                 print("  (channels_first: TensorFlow CPU has no kernel; counted apart)")
+            elif not ok and hard_sigmoid_failure(path, loader, log):
+                env += 1
+                print("  (hard_sigmoid: Keras 3 computes it differently; counted apart)")
             elif not ok:
                 failed.append(f"{name} [{loader}]")
             totals[loader] = (passed + int(ok), total + 1, env)
     for loader, (passed, total, env) in sorted(totals.items()):
-        print(f"TOTAL {loader}: {passed}/{total} passed, {env} channels_first models TensorFlow CPU cannot run, "
-              f"{total - passed - env} failed")
+        print(f"TOTAL {loader}: {passed}/{total} passed, {env} counted apart (channels_first on TensorFlow CPU, "
+              f"hard_sigmoid in Keras 3), {total - passed - env} failed")
     if failed:
         print("failed: " + ", ".join(failed))
     return 0 if not failed else 1
