@@ -234,7 +234,11 @@ struct KerasModelPlan {
                 for key in ["kernel_initializer", "kernel_regularizer", "kernel_constraint"] { config.removeValue(forKey: key) }
             }
         }
-        if className.hasPrefix("SpatialDropout"), config["trainable"]?.boolValue == true { config.removeValue(forKey: "trainable") }
+        if className.hasPrefix("SpatialDropout") {
+            // Keras 3's SpatialDropout takes neither (the noise shape is its own).
+            config.removeValue(forKey: "noise_shape")
+            if config["trainable"]?.boolValue == true { config.removeValue(forKey: "trainable") }
+        }
         var layer = KerasExportLayer(name: name, className: className, config: config)
         if dialect == .keras3 {
             for key in ["module", "registered_name", "build_config"] { if let v = raw[key] { layer.keras3Fields[key] = v } }
