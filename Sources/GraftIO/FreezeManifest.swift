@@ -236,3 +236,14 @@ public struct FreezeManifest: Sendable, Equatable {
         return out
     }
 }
+
+extension FreezeManifest {
+    /// The manifest beside `model` when there is one and it matches the file's bytes; nil otherwise.
+    public static func matching(model: String) throws -> FreezeManifest? {
+        let path = FreezeManifest.path(forModel: model)
+        guard FileManager.default.fileExists(atPath: path) else { return nil }
+        let manifest = try read(path: path)
+        guard manifest.output.sha256 == (try SHA256.hex(fileAt: model)) else { return nil }
+        return manifest
+    }
+}
