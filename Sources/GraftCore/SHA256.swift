@@ -87,7 +87,8 @@ public struct SHA256: Sendable {
         return hexString(hasher.finalize())
     }
 
-    static func hexString(_ digest: [UInt8]) -> String {
+    /// A digest as lowercase hex.
+    public static func hexString(_ digest: [UInt8]) -> String {
         let digits = Array("0123456789abcdef")
         return String(digest.flatMap { [digits[Int($0 >> 4)], digits[Int($0 & 0xf)]] })
     }
