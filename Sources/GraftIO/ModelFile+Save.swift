@@ -31,7 +31,19 @@ extension ModelFile {
     public static func save(_ graph: Graph, to path: String, format: ModelFormat? = nil, source: String? = nil,
                             force: Bool = false) throws -> ConversionReport {
         let target = format ?? outputFormat(forPath: path)
+        try checkTarget(path, for: graph, source: source, force: force)
         return try save(graph, to: path, using: try writer(for: target), source: source, force: force)
+    }
+
+    /// Refuses to write over the input model, and over an existing file unless `force`.
+    static func checkTarget(_ path: String, for graph: Graph, source: String?, force: Bool) throws {
+        for input in [source, graph.source.path].compactMap({ $0 }) where sameFile(input, path) {
+            throw GraftError(.invalidArgument, "refusing to overwrite the input model", file: path,
+                             expected: "an output path other than the input", found: input)
+        }
+        if FileManager.default.fileExists(atPath: path) && !force {
+            throw GraftError(.invalidArgument, "output file exists (use --force to overwrite)", file: path)
+        }
     }
 
     /// `save` with an explicit writer.
@@ -39,13 +51,7 @@ extension ModelFile {
     public static func save(_ graph: Graph, to path: String, using writer: ModelWriter, source: String? = nil,
                             force: Bool = false) throws -> ConversionReport {
         let fm = FileManager.default
-        for input in [source, graph.source.path].compactMap({ $0 }) where sameFile(input, path) {
-            throw GraftError(.invalidArgument, "refusing to overwrite the input model", file: path,
-                             expected: "an output path other than the input", found: input)
-        }
-        if fm.fileExists(atPath: path) && !force {
-            throw GraftError(.invalidArgument, "output file exists (use --force to overwrite)", file: path)
-        }
+        try checkTarget(path, for: graph, source: source, force: force)
         let url = URL(fileURLWithPath: path)
         let directory = url.deletingLastPathComponent()
         let tag = "\(UInt32.random(in: 0...UInt32.max))"
