@@ -1,5 +1,4 @@
 import ArgumentParser
-import Foundation
 import GraftCore
 import GraftIO
 
@@ -21,25 +20,13 @@ struct CheckFrozenCommand: ParsableCommand {
     func run() throws {
         try reportingErrors {
             let trainedGraph = try ModelFile.load(path: trained, weights: weightsTrained)
-            let movedLines: [String]
-            let summary: String
-            if let manifest = (try? FreezeManifest.matching(model: base)) ?? nil {
-                let moved = manifest.movedParameters(in: trainedGraph)
-                movedLines = moved.map { "moved: \($0.node)/\($0.parameter): \($0.detail)" }
-                summary = "\(manifest.frozen.count) frozen layer(s), \(manifest.frozen.reduce(0) { $0 + $1.parameters.count }) parameter tensor(s): none moved"
-                printLine("using freeze manifest \(FreezeManifest.path(forModel: base))")
-            } else {
-                let baseGraph = try ModelFile.load(path: base, weights: weightsBase)
-                let moved = baseGraph.movedFrozenParameters(in: trainedGraph)
-                movedLines = moved.map { "moved: \($0.node)/\($0.parameter): \($0.kind) \($0.detail)" }
-                let frozen = baseGraph.nodes.filter { $0.freeze != .trainable }
-                summary = "\(frozen.count) frozen layer(s), \(frozen.reduce(0) { $0 + $1.parameters.count }) parameter tensor(s): none moved"
+            let check = try FrozenCheck.run(basePath: base, baseWeights: weightsBase, trained: trainedGraph)
+            if check.usedManifest { printLine("using freeze manifest \(FreezeManifest.path(forModel: base))") }
+            for moved in check.moved { printLine("moved: \(moved)") }
+            guard check.moved.isEmpty else {
+                throw GraftError(.verificationFailed, "\(check.moved.count) frozen parameter(s) moved", file: trained)
             }
-            for line in movedLines { printLine(line) }
-            guard movedLines.isEmpty else {
-                throw GraftError(.verificationFailed, "\(movedLines.count) frozen parameter(s) moved", file: trained)
-            }
-            printLine(summary)
+            printLine("\(check.frozenNodeCount) frozen layer(s), \(check.frozenTensorCount) parameter tensor(s): none moved")
         }
     }
 }

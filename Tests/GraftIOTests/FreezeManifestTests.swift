@@ -212,4 +212,36 @@ final class FreezeManifestTests: XCTestCase {
         XCTAssertEqual(moved.map(\.node), ["hidden"])
         XCTAssertEqual(moved.map(\.parameter), [kernelName])
     }
+
+    /// check-frozen end to end through files: BASE written with its manifest, TRAINED made by
+    /// loading BASE, moving one frozen tensor and one trainable tensor, and saving.
+    func testCheckFrozenCatchesMovedFrozenWeightInSavedFiles() throws {
+        for ext in ["h5", "zip"] {
+            let format = ModelFile.outputFormat(forPath: "x.\(ext)")
+            guard (try? ModelFile.writer(for: format)) != nil else { throw XCTSkip("no \(format.rawValue) writer in this build") }
+            let base = path("base.\(ext)"), trainedPath = path("trained.\(ext)"), untouched = path("untouched.\(ext)")
+            try ModelFile.save(try ModelFile.load(path: Self.fixture("frozen_mlp.h5")), to: base)
+            var trained = try ModelFile.load(path: base)
+            XCTAssertEqual(trained.node(named: "frozen_dense")?.freeze, .frozen)
+            try ModelFile.save(trained, to: untouched)
+            let f = try XCTUnwrap(trained.index(of: "frozen_dense"))
+            let name = try XCTUnwrap(trained.nodes[f].parameters.keys.first)
+            let tensor = try XCTUnwrap(trained.nodes[f].parameters[name])
+            var values = tensor.doubles()
+            values[0] += 0.25
+            trained.nodes[f].parameters[name] = Tensor(shape: tensor.shape, doubles: values).converted(to: tensor.dtype)
+            let t = try XCTUnwrap(trained.index(of: "tuned_dense"))
+            let tname = try XCTUnwrap(trained.nodes[t].parameters.keys.first)
+            trained.nodes[t].parameters[tname] = Tensor(zeros: trained.nodes[t].parameters[tname]!.shape)
+            try ModelFile.save(trained, to: trainedPath)
+
+            let clean = try FrozenCheck.run(basePath: base, trained: try ModelFile.load(path: untouched))
+            XCTAssertTrue(clean.usedManifest)
+            XCTAssertEqual(clean.moved, [], ext)
+            let check = try FrozenCheck.run(basePath: base, trained: try ModelFile.load(path: trainedPath))
+            XCTAssertTrue(check.usedManifest)
+            XCTAssertEqual(check.moved.map(\.node), ["frozen_dense"], ext)
+            XCTAssertEqual(check.moved.map(\.parameter), [name], ext)
+        }
+    }
 }
