@@ -103,4 +103,25 @@ static inline hid_t graft_h5_open_readonly(const char *path) {
 
 /* Silence HDF5's automatic error stack printing; Graft reports errors itself. */
 static inline void graft_h5_silence_errors(void)  { H5Eset_auto2(H5E_DEFAULT, NULL, NULL); }
+
+/* ---- Writing (Keras writer) ---- */
+/* Creates (truncating) a file whose format needs HDF5 >= 1.8 readers, so attributes over
+   64 KiB go to dense storage instead of failing. */
+static inline hid_t graft_h5_create_truncate(const char *path) {
+    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+    if (fapl < 0) return -1;
+    H5Pset_libver_bounds(fapl, H5F_LIBVER_V18, H5F_LIBVER_LATEST);
+    hid_t fid = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+    H5Pclose(fapl);
+    return fid;
+}
+/* A link-creation property list that creates missing intermediate groups; caller closes it. */
+static inline hid_t graft_h5p_new_intermediate_lcpl(void) {
+    hid_t p = H5Pcreate(H5P_LINK_CREATE);
+    if (p >= 0) H5Pset_create_intermediate_group(p, 1);
+    return p;
+}
+static inline hid_t graft_h5t_std_i8le(void)      { return H5T_STD_I8LE; }
+static inline hid_t graft_h5t_std_u8le(void)      { return H5T_STD_U8LE; }
+static inline hid_t graft_h5t_std_i16le(void)     { return H5T_STD_I16LE; }
 #endif
