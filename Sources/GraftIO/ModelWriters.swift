@@ -1,9 +1,12 @@
 import GraftCore
+import GraftKeras
 
 /// The writers this build links, by format. Kept in one place so wiring a writer is one line.
 enum ModelWriters {
     static func builtIn(_ format: ModelFormat) -> ModelWriter? {
         switch format {
+        case .kerasH5: return ModelWriter(format: .kerasH5) { try KerasWriter.write($0, to: $1, container: .h5) }
+        case .keras3: return ModelWriter(format: .keras3) { try KerasWriter.write($0, to: $1, container: .keras) }
         default: return nil
         }
     }

@@ -159,25 +159,25 @@ final class CLITests: XCTestCase {
     // MARK: convert, freeze
 
     /// Skips while a writer is not linked into this build (the writers land on other branches).
-    func requireWriter(_ r: Result) throws {
-        if r.status != 0 && r.stderr.contains("writer is available in this build") { throw XCTSkip(r.stderr) }
-    }
+    func writerMissing(_ r: Result) -> Bool { r.status != 0 && r.stderr.contains("writer is available in this build") }
 
     /// Every fixture to every output format; the converted model computes the same function
     /// (verify maps DL4J's [batch, features, time] to Keras' [batch, time, features]).
     func testConvertToEveryFormatThenVerify() throws {
+        var missing = Set<String>()
         for fixture in ["mlp.h5", "frozen_mlp.h5", "lstm_timeseries.h5", "mlp_keras3.keras"] {
             for ext in ["h5", "keras", "zip"] {
                 let out = temp.appendingPathComponent("\(fixture)-converted.\(ext)").path
                 let convert = try graft("convert", Self.fixture(fixture), out)
-                try requireWriter(convert)
+                if writerMissing(convert) { missing.insert(ext); continue }
                 XCTAssertEqual(convert.status, 0, "\(fixture) → .\(ext): \(convert.stderr)")
                 XCTAssertTrue(FileManager.default.fileExists(atPath: out + ".graft.json"), "\(fixture) → .\(ext): no manifest")
                 let verify = try graft("verify", Self.fixture(fixture), out)
                 XCTAssertEqual(verify.status, 0, "\(fixture) → .\(ext): \(verify.stdout) \(verify.stderr)")
             }
         }
-        // The frozen layer survives conversion to DL4J and back to Keras.
+        if !missing.isEmpty { throw XCTSkip("no writer in this build for \(missing.sorted())") }
+        // The frozen layer survives conversion to DL4J.
         let zip = temp.appendingPathComponent("frozen_mlp.h5-converted.zip").path
         let inspect = try graft("inspect", "--json", zip)
         XCTAssertEqual(inspect.status, 0, inspect.stderr)
@@ -204,10 +204,11 @@ final class CLITests: XCTestCase {
     /// `freeze --up-to hidden` freezes hidden and its ancestors only; the output shows them
     /// frozen and its manifest lists them.
     func testFreezeUpToLayer() throws {
+        var missing: [String] = []
         for ext in ["h5", "zip"] {
             let out = temp.appendingPathComponent("frozen.\(ext)").path
             let freeze = try graft("freeze", Self.fixture("mlp.h5"), "--up-to", "hidden", "--output", out)
-            try requireWriter(freeze)
+            if writerMissing(freeze) { missing.append(ext); continue }
             XCTAssertEqual(freeze.status, 0, freeze.stderr)
             let inspect = try graft("inspect", "--json", out)
             XCTAssertEqual(inspect.status, 0, inspect.stderr)
@@ -230,6 +231,7 @@ final class CLITests: XCTestCase {
                                 temp.appendingPathComponent("x.h5").path)
         XCTAssertEqual(unknown.status, 2)
         XCTAssertFalse(FileManager.default.fileExists(atPath: temp.appendingPathComponent("x.h5").path))
+        if !missing.isEmpty { throw XCTSkip("no writer in this build for \(missing)") }
     }
 
     func frozenNames(_ inspectJSON: String) throws -> [String] {

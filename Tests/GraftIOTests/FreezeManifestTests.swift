@@ -216,9 +216,10 @@ final class FreezeManifestTests: XCTestCase {
     /// check-frozen end to end through files: BASE written with its manifest, TRAINED made by
     /// loading BASE, moving one frozen tensor and one trainable tensor, and saving.
     func testCheckFrozenCatchesMovedFrozenWeightInSavedFiles() throws {
+        var missing: [String] = []
         for ext in ["h5", "zip"] {
             let format = ModelFile.outputFormat(forPath: "x.\(ext)")
-            guard (try? ModelFile.writer(for: format)) != nil else { throw XCTSkip("no \(format.rawValue) writer in this build") }
+            guard (try? ModelFile.writer(for: format)) != nil else { missing.append(format.rawValue); continue }
             let base = path("base.\(ext)"), trainedPath = path("trained.\(ext)"), untouched = path("untouched.\(ext)")
             try ModelFile.save(try ModelFile.load(path: Self.fixture("frozen_mlp.h5")), to: base)
             var trained = try ModelFile.load(path: base)
@@ -242,6 +243,24 @@ final class FreezeManifestTests: XCTestCase {
             XCTAssertTrue(check.usedManifest)
             XCTAssertEqual(check.moved.map(\.node), ["frozen_dense"], ext)
             XCTAssertEqual(check.moved.map(\.parameter), [name], ext)
+        }
+        if !missing.isEmpty { throw XCTSkip("no writer in this build for \(missing)") }
+    }
+
+    /// A real writer's refusal (an opaque DL4J layer has no Keras form) leaves no output,
+    /// no manifest and no temporary file.
+    func testWriterRefusalLeavesNothing() throws {
+        guard (try? ModelFile.writer(for: .kerasH5)) != nil else { throw XCTSkip("no keras-h5 writer in this build") }
+        var graph = try ModelFile.load(path: Self.fixture("mlp.h5"))
+        let d = try XCTUnwrap(graph.index(of: "dropout"))
+        graph.nodes[d].op = .opaque(OpaqueAttributes(format: "dl4j", className: "com.example.CustomLayer", config: .object([:]),
+                                                     outputShape: [16]))
+        graph.nodes[d].extras = .object([:])  // as a DL4J reader would leave it: no Keras config
+        for ext in ["h5", "keras"] {
+            XCTAssertThrowsError(try ModelFile.save(graph, to: path("out.\(ext)"))) { error in
+                XCTAssertTrue("\(error)".contains("CustomLayer"), "\(error)")
+            }
+            XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: temp.path), [])
         }
     }
 }
