@@ -4,7 +4,7 @@ APT_PACKAGES := pkg-config libhdf5-dev libzip-dev libopenblas-dev
 SUDO         := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 GRAFT        := .build/debug/graft
 
-.PHONY: deps build test run clean venv fixtures check-fixtures bench-data bench-h5py bench-keras-read
+.PHONY: deps build test run clean venv fixtures check-fixtures bench-data bench-h5py bench-keras-read interop-keras
 
 ## Install the system libraries (Debian/Ubuntu) when any is missing.
 deps:
@@ -86,3 +86,13 @@ bench-keras-read: deps bench-data
 	$(VENV_PY) bench/h5py_read.py $(BENCH_H5) --runs $(BENCH_RUNS) > .build/bench/h5py.json
 	$$($(SWIFT) build -c release --show-bin-path)/graft-bench keras-read $(BENCH_H5) --runs $(BENCH_RUNS) > .build/bench/graft.json
 	@$(VENV_PY) bench/report.py .build/bench/graft.json .build/bench/h5py.json .build/bench/keras_read.json
+
+## Issue 5 interop: write every fixture and every Keras/DL4J corpus model with a forward check
+## through Graft's KerasWriter into .build/interop/, then load each with real tf-keras 2.x and
+## Keras 3 (`.keras`: Keras 3 only), reproduce the expected outputs and check frozen layers.
+INTEROP_DIR := .build/interop
+interop-keras: venv
+	rm -rf $(INTEROP_DIR) && mkdir -p $(INTEROP_DIR)
+	GRAFT_INTEROP_DIR=$(CURDIR)/$(INTEROP_DIR) $(SWIFT) test --disable-swift-testing \
+	  --filter 'KerasWriterTests.testFixturesRoundTripThroughBothContainers|KerasRoundTripTests'
+	$(VENV_PY) interop/check_graft_written.py $(INTEROP_DIR)

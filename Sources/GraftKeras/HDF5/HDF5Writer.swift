@@ -25,7 +25,10 @@ public final class HDF5WritableFile {
     public func close() throws {
         guard !closed else { return }
         closed = true
-        guard H5Fclose(id) >= 0 else { throw GraftError(.io, "HDF5 could not finish the file", file: path) }
+        // Groups still referenced keep the file open after H5Fclose: flush everything first
+        // so the bytes on disk are complete now.
+        let flushed = H5Fflush(id, H5F_SCOPE_GLOBAL)
+        guard H5Fclose(id) >= 0, flushed >= 0 else { throw GraftError(.io, "HDF5 could not finish the file", file: path) }
     }
 
     /// The root group, for writing.

@@ -256,16 +256,13 @@ struct KerasLayerConfigGenerator {
         return .array(a.amounts.map { ints([$0.before, $0.after]) })
     }
 
-    /// `{class_name, config}` (+ `module`, `registered_name` for Keras 3) of a nested layer.
+    /// `{module, class_name, config, registered_name}` of a nested layer (tf-keras 2.13+ writes
+    /// `module` too, and Keras 3's legacy loader needs it for nested layers).
     func layerEntry(_ g: Generated, name: String) -> JSONValue {
         var config: Fields = ["name": .string(name), "trainable": .bool(node.freeze == .trainable), "dtype": .string("float32")]
         for (k, v) in g.fields { config[k] = v }
-        var entry: Fields = [:]
-        if dialect == .keras3 { entry["module"] = .string("keras.layers") }
-        entry["class_name"] = .string(g.className)
-        entry["config"] = .object(config)
-        if dialect == .keras3 { entry["registered_name"] = .null }
-        return .object(entry)
+        return .object(["module": .string("keras.layers"), "class_name": .string(g.className), "config": .object(config),
+                        "registered_name": .null])
     }
 
     func wrapTimeDistributed(_ inner: Generated) throws -> Generated {

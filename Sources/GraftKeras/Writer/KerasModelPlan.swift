@@ -13,6 +13,17 @@ struct KerasModelPlan {
     var inputs: [KerasTensorReference] = []
     var outputs: [KerasTensorReference] = []
     var isSequential = false
+    /// Shapes (without batch) of the tensors layers output, where known: `layer/call/tensor` → shape.
+    var tensorShapes: [String: [Int?]] = [:]
+
+    static func key(_ r: KerasTensorReference) -> String { "\(r.layer)/\(r.call)/\(r.tensor)" }
+
+    /// Records the shapes of a node's outputs for the layer call `r` that produces them.
+    mutating func recordShapes(_ shapes: [[Int?]]?, at r: KerasTensorReference) {
+        for (k, shape) in (shapes ?? []).enumerated() {
+            tensorShapes[Self.key(KerasTensorReference(layer: r.layer, call: r.call, tensor: r.tensor + k))] = shape
+        }
+    }
 
     static let tfKerasVersion = "2.21.0"
     static let keras3Version = "3.15.1"
@@ -45,6 +56,18 @@ struct KerasModelPlan {
             return nil
         }, uniquingKeysWith: { a, _ in a })
 
+        // Output shapes where known, to see which DL4J dense layers flatten their input implicitly.
+        var knownShapes: [String: [[Int?]]] = [:]
+        let fromDL4J = graph.source.format.hasPrefix("dl4j")
+        do {
+            for node in graph.nodes {
+                if case .input(let a) = node.op { knownShapes[node.name] = [a.shape]; continue }
+                let ins = node.inputs.compactMap { knownShapes[$0.node]?[safe: $0.output] }
+                guard ins.count == node.inputs.count else { continue }
+                if let s = try? node.op.outputShapes(ins) { knownShapes[node.name] = s }
+            }
+        }
+
         for node in graph.nodes {
             let trainable = JSONValue.bool(node.freeze == .trainable)
             if case .input(let a) = node.op {
@@ -65,15 +88,17 @@ struct KerasModelPlan {
                 layers.append(KerasExportLayer(name: layerName, className: "InputLayer", config: config))
                 refs[node.name] = KerasTensorReference(layer: layerName, call: 0, tensor: 0)
                 inputs.append(KerasTensorReference(layer: layerName, call: 0, tensor: 0))
+                recordShapes([shape], at: KerasTensorReference(layer: layerName, call: 0, tensor: 0))
                 continue
             }
-            let callInputs = try node.inputs.map(reference)
+            var callInputs = try node.inputs.map(reference)
             let kwargs = node.extras["callKwargs"] ?? .object([:])
             // A further call of a shared layer.
             if let shared = node.extras["sharedLayer"]?.stringValue, let layerName = kerasNames[shared],
                let index = layers.firstIndex(where: { $0.name == layerName }) {
                 layers[index].calls.append((callInputs, kwargs))
                 refs[node.name] = KerasTensorReference(layer: layerName, call: layers[index].calls.count - 1, tensor: 0)
+                recordShapes(knownShapes[node.name], at: KerasTensorReference(layer: layerName, call: layers[index].calls.count - 1, tensor: 0))
                 continue
             }
             let layerName = unique(node.name)
@@ -85,12 +110,27 @@ struct KerasModelPlan {
                 layer.calls = [(callInputs, kwargs)]
                 layers.append(layer)
                 refs[node.name] = KerasTensorReference(layer: layerName, call: 0, tensor: 0)
+                recordShapes(knownShapes[node.name], at: KerasTensorReference(layer: layerName, call: 0, tensor: 0))
                 continue
             }
             if case .opaque(let a) = node.op, a.format == "keras" {
                 throw GraftError(.unsupported, "a Keras \(a.className) layer can only be written to the Keras generation it was read from",
                                  location: "node '\(node.name)' (\(a.className))",
                                  expected: "Keras \(sourceMajor.map(String.init) ?? "?")", found: "Keras \(dialectMajor)")
+            }
+            // DL4J feeds image or sequence activations to a dense layer flattened (in [c, h, w]
+            // order, which is Keras' Flatten of the channels-first tensor).
+            if fromDL4J, Self.isDense(node.op), let first = node.inputs.first,
+               let shape = knownShapes[first.node]?[safe: first.output], shape.count > 2, callInputs.count == 1 {
+                let flattenName = unique(layerName + "_flatten")
+                var flatten = KerasExportLayer(name: flattenName, className: "Flatten",
+                                               config: ["name": .string(flattenName), "trainable": trainable, "dtype": .string("float32"),
+                                                        "data_format": .string("channels_last")])
+                flatten.calls = [(callInputs, .object([:]))]
+                layers.append(flatten)
+                callInputs = [KerasTensorReference(layer: flattenName, call: 0, tensor: 0)]
+                recordShapes([[ShapeText.product(shape)]], at: callInputs[0])
+                report.add(.exactConversion, node: node.name, "DL4J's implicit flattening written as a Flatten layer '\(flattenName)'")
             }
             let generator = KerasLayerConfigGenerator(dialect: dialect, node: node, name: layerName)
             let generated = try generator.generate()
@@ -104,6 +144,7 @@ struct KerasModelPlan {
             layer.keras3VariableGroups = generated.variableGroups
             layers.append(layer)
             refs[node.name] = KerasTensorReference(layer: layerName, call: 0, tensor: 0)
+            recordShapes(knownShapes[node.name], at: KerasTensorReference(layer: layerName, call: 0, tensor: 0))
             if let activation = generated.activationSplit {
                 let actName = unique(layerName + "_activation")
                 let act = try generator.activationLayer(activation)
@@ -114,6 +155,7 @@ struct KerasModelPlan {
                 actLayer.calls = [([KerasTensorReference(layer: layerName, call: 0, tensor: 0)], .object([:]))]
                 layers.append(actLayer)
                 refs[node.name] = KerasTensorReference(layer: actName, call: 0, tensor: 0)
+                recordShapes(knownShapes[node.name], at: KerasTensorReference(layer: actName, call: 0, tensor: 0))
                 report.add(.exactConversion, node: node.name,
                            "activation \(activation.name) written as a separate \(act.className) layer '\(actName)'")
             }
@@ -121,6 +163,14 @@ struct KerasModelPlan {
         outputs = try graph.outputs.map(reference)
         isSequential = Self.isChain(layers: layers, inputs: inputs, outputs: outputs)
         if graph.source.extras["model_name"] == nil { name = isSequential ? "sequential" : "model" }
+    }
+
+    static func isDense(_ op: Op) -> Bool {
+        switch op {
+        case .dense: return true
+        case .output(let a): return a.kind == .dense || a.kind == .centerLoss
+        default: return false
+        }
     }
 
     /// The Keras major version of a graph read from Keras (nil for other sources).
@@ -142,6 +192,8 @@ struct KerasModelPlan {
             guard layer.className != "InputLayer", layer.calls.count == 1, layer.calls[0].inputs.count == 1,
                   layer.calls[0].inputs[0] == KerasTensorReference(layer: previous, call: 0, tensor: 0),
                   layer.calls[0].kwargs.objectValue?.isEmpty ?? true else { return false }
+            // Sequential entries carry no layer name beside the config's.
+            guard layer.config["name"]?.stringValue == layer.name else { return false }
             previous = layer.name
         }
         return outputs[0] == KerasTensorReference(layer: previous, call: 0, tensor: 0)
@@ -166,14 +218,20 @@ struct KerasModelPlan {
                   Array(mapped.parameters.keys) == Array(node.parameters.keys),
                   zip(mapped.parameters.values, node.parameters.values).allSatisfy({ $0.bitwiseEqual($1) }) else { return nil }
         }
-        config["name"] = .string(name)
+        // Opaque layers keep their config whole (a TensorFlowOpLayer's config name differs from its layer name).
+        if !node.op.isOpaque { config["name"] = .string(name) }
         if dialect == .tfKeras2 { config = stripTimeMajor(config) }
         var layer = KerasExportLayer(name: name, className: className, config: config)
         if dialect == .keras3 {
             for key in ["module", "registered_name", "build_config"] { if let v = raw[key] { layer.keras3Fields[key] = v } }
-            // Variables sit at `<layer path>/<sub path>/vars/<i>`; the original names give the sub paths.
+            // Variables sit at `<layer path>/<sub path>/vars/<i>`; the original names give the sub
+            // paths when they come from an archive, the class otherwise.
             var groups: [(path: String, count: Int)] = []
-            for (i, full) in originalNames.enumerated() where i < tensors.count {
+            let fromArchive = originalNames.count == tensors.count && originalNames.allSatisfy { $0.hasPrefix("layers/") }
+            if !fromArchive {
+                groups = defaultVariableGroups(className: className, config: .object(config), count: tensors.count)
+            }
+            for (i, full) in originalNames.enumerated() where fromArchive && i < tensors.count {
                 var parts = full.split(separator: "/").map(String.init)
                 if let last = parts.lastIndex(of: "layers"), last + 2 <= parts.count { parts.removeFirst(last + 2) }
                 let path = parts.dropLast().joined(separator: "/")
@@ -181,7 +239,7 @@ struct KerasModelPlan {
             }
             guard groups.reduce(0, { $0 + $1.count }) == tensors.count else { return nil }
             layer.keras3VariableGroups = groups
-            layer.weights = zip(originalNames, tensors).map { ($0, $1) }
+            layer.weights = tensors.enumerated().map { ("vars/\($0.offset)", $0.element) }
         } else {
             let names = originalNames.count == tensors.count && originalNames.allSatisfy({ $0.hasSuffix(":0") })
                 ? originalNames
@@ -189,6 +247,23 @@ struct KerasModelPlan {
             layer.weights = zip(names, tensors).map { ($0, $1) }
         }
         return layer
+    }
+
+    static let recurrentClasses: Set<String> = ["SimpleRNN", "LSTM", "GRU", "ConvLSTM1D", "ConvLSTM2D", "ConvLSTM3D"]
+
+    /// Where Keras 3 keeps a layer's variables, from its class: RNN cells under `cell`,
+    /// wrapped layers under `layer`, Bidirectional halves under `forward_layer` / `backward_layer`.
+    static func defaultVariableGroups(className: String, config: JSONValue, count: Int) -> [(path: String, count: Int)] {
+        guard count > 0 else { return [] }
+        let innerClass = config["layer"]?["class_name"]?.stringValue ?? ""
+        let innerCell = recurrentClasses.contains(innerClass) ? "cell/" : ""
+        switch className {
+        case _ where recurrentClasses.contains(className): return [("cell/vars", count)]
+        case "TimeDistributed": return [("layer/\(innerCell)vars", count)]
+        case "Bidirectional":
+            return [("forward_layer/\(innerCell)vars", count / 2), ("backward_layer/\(innerCell)vars", count - count / 2)]
+        default: return [("vars", count)]
+        }
     }
 
     /// The config without `time_major: false` anywhere (Keras 3 refuses the field; false is
@@ -201,4 +276,8 @@ struct KerasModelPlan {
         }
         return out
     }
+}
+
+extension Array {
+    subscript(safe index: Int) -> Element? { index >= 0 && index < count ? self[index] : nil }
 }

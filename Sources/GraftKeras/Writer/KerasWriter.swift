@@ -126,7 +126,9 @@ public enum KerasWriter {
             }
             if !plan.isSequential {
                 entry["name"] = .string(layer.name)
-                entry["inbound_nodes"] = .array(layer.calls.map { inboundNode($0.inputs, kwargs: $0.kwargs, dialect: dialect) })
+                entry["inbound_nodes"] = .array(layer.calls.map {
+                    inboundNode($0.inputs, kwargs: $0.kwargs, dialect: dialect, shapes: plan.tensorShapes)
+                })
             }
             layers.append(.object(entry))
         }
@@ -162,14 +164,18 @@ public enum KerasWriter {
 
     /// One call's inputs: tf.keras 2 `[[layer, call, tensor, kwargs], …]`; Keras 3
     /// `{"args": [tensor or [tensors]], "kwargs": {…}}`.
-    static func inboundNode(_ inputs: [KerasTensorReference], kwargs: JSONValue, dialect: KerasDialect) -> JSONValue {
+    static func inboundNode(_ inputs: [KerasTensorReference], kwargs: JSONValue, dialect: KerasDialect,
+                            shapes: [String: [Int?]]) -> JSONValue {
         switch dialect {
         case .tfKeras2:
             return .array(inputs.map { .array([.string($0.layer), JSONValue($0.call), JSONValue($0.tensor), kwargs]) })
         case .keras3:
             let tensors: [JSONValue] = inputs.map { r in
-                .object(["class_name": .string("__keras_tensor__"),
-                         "config": .object(["shape": .null, "dtype": .string("float32"),
+                let shape: JSONValue = shapes[KerasModelPlan.key(r)].map { s in
+                    .array([.null] + s.map { $0.map { JSONValue($0) } ?? .null })
+                } ?? .null
+                return .object(["class_name": .string("__keras_tensor__"),
+                         "config": .object(["shape": shape, "dtype": .string("float32"),
                                             "keras_history": .array([.string(r.layer), JSONValue(r.call), JSONValue(r.tensor)])])])
             }
             let args: JSONValue = tensors.count == 1 ? .array(tensors) : .array([.array(tensors)])
