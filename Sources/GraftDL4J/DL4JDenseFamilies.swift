@@ -26,7 +26,11 @@ enum DL4JDenseFamilies {
             }
             if let key = fn.objectValue?.keys.first { return key }
         }
-        return layer.string("lossFunction") ?? "unknown"
+        // The legacy enum string, named as its `@class` would be (NEGATIVELOGLIKELIHOOD →
+        // NegativeLogLikelihood), so both JSON generations give the same name.
+        guard let legacy = layer.string("lossFunction") else { return "unknown" }
+        let simple = String(DL4JNames.lossClass(legacy).split(separator: ".").last ?? "")
+        return simple.hasPrefix("Loss") ? String(simple.dropFirst(4)) : simple
     }
 
     static let output = DL4JLayerFamily(
