@@ -51,7 +51,7 @@ final class CLITests: XCTestCase {
     func testHelpDescribesEverySubcommand() throws {
         let r = try graft("--help")
         XCTAssertEqual(r.status, 0)
-        for command in ["inspect", "predict", "verify", "featurize", "convert-array", "convert", "freeze"] {
+        for command in ["inspect", "predict", "verify", "featurize", "convert-array", "convert", "freeze", "apply"] {
             XCTAssertTrue(r.stdout.contains(command), "--help lacks \(command)")
         }
         let inspect = try graft("inspect", "--help")
