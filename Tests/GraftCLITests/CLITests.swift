@@ -177,6 +177,15 @@ final class CLITests: XCTestCase {
             }
         }
         if !missing.isEmpty { throw XCTSkip("no writer in this build for \(missing.sorted())") }
+        // DL4J [batch, features, time] back to Keras [batch, time, features]: verify maps A's
+        // DL4J-layout inputs for the Keras model and its outputs back.
+        let dl4jLSTM = temp.appendingPathComponent("lstm_timeseries.h5-converted.zip").path
+        let backToKeras = temp.appendingPathComponent("lstm-back.h5").path
+        let back = try graft("convert", dl4jLSTM, backToKeras)
+        XCTAssertEqual(back.status, 0, back.stderr)
+        let verifyBack = try graft("verify", dl4jLSTM, backToKeras)
+        XCTAssertEqual(verifyBack.status, 0, verifyBack.stdout + verifyBack.stderr)
+        XCTAssertTrue(verifyBack.stdout.contains("mapping input layouts"), verifyBack.stdout)
         // The frozen layer survives conversion to DL4J.
         let zip = temp.appendingPathComponent("frozen_mlp.h5-converted.zip").path
         let inspect = try graft("inspect", "--json", zip)
