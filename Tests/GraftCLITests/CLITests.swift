@@ -236,6 +236,16 @@ final class CLITests: XCTestCase {
             XCTAssertEqual(check.status, 0, check.stderr)
             XCTAssertTrue(check.stdout.contains("using freeze manifest"), check.stdout)
         }
+        // Graph ancestors, not earlier nodes: dense_a precedes dense_b but does not feed it.
+        for ext in ["h5", "zip"] where !missing.contains(ext) {
+            let out = temp.appendingPathComponent("branch.\(ext)").path
+            let freeze = try graft("freeze", Self.fixture("two_in_two_out.h5"), "--up-to", "dense_b", "--output", out)
+            XCTAssertEqual(freeze.status, 0, freeze.stderr)
+            let inspect = try graft("inspect", "--json", out)
+            XCTAssertEqual(try frozenNames(inspect.stdout), ["dense_b"], ext)
+            let verify = try graft("verify", Self.fixture("two_in_two_out.h5"), out)
+            XCTAssertEqual(verify.status, 0, verify.stdout + verify.stderr)
+        }
         let unknown = try graft("freeze", Self.fixture("mlp.h5"), "--up-to", "nope", "--output",
                                 temp.appendingPathComponent("x.h5").path)
         XCTAssertEqual(unknown.status, 2)
