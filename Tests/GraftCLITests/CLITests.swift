@@ -253,6 +253,19 @@ final class CLITests: XCTestCase {
         if !missing.isEmpty { throw XCTSkip("no writer in this build for \(missing)") }
     }
 
+    /// A manifest that does not belong to its model is ignored, with a warning, not an error.
+    func testMismatchedManifestWarnsButLoads() throws {
+        let model = temp.appendingPathComponent("m.h5").path
+        try FileManager.default.copyItem(atPath: Self.fixture("frozen_mlp.h5"), toPath: model)
+        let other = temp.appendingPathComponent("other.zip").path
+        let convert = try graft("convert", Self.fixture("mlp.h5"), other)
+        XCTAssertEqual(convert.status, 0, convert.stderr)
+        try FileManager.default.copyItem(atPath: other + ".graft.json", toPath: model + ".graft.json")
+        let inspect = try graft("inspect", model)
+        XCTAssertEqual(inspect.status, 0, inspect.stderr)
+        XCTAssertTrue(inspect.stderr.contains("warning") && inspect.stderr.contains("does not match"), inspect.stderr)
+    }
+
     func frozenNames(_ inspectJSON: String) throws -> [String] {
         let object = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(inspectJSON.utf8)) as? [String: Any])
         let nodes = try XCTUnwrap(object["nodes"] as? [[String: Any]])
