@@ -75,7 +75,11 @@ public struct FreezeManifest: Sendable, Equatable {
             sourceRecord = FileRecord(path: sourcePath, format: format, sha256: exists ? try SHA256.hex(fileAt: sourcePath) : nil)
         }
         let outputRecord = FileRecord(path: output, format: outputFormat.rawValue, sha256: try SHA256.hex(fileAt: output))
-        let frozen = graph.nodes.filter { $0.freeze != .trainable }.map { node in
+        // Input nodes carry no parameters and writers may rename them; freezing them means nothing.
+        let frozen = graph.nodes.filter { node in
+            if case .input = node.op { return false }
+            return node.freeze != .trainable
+        }.map { node in
             var parameters = OrderedDictionary<String, ParameterRecord>()
             for (name, tensor) in node.parameters {
                 parameters[name] = ParameterRecord(shape: tensor.shape, dtype: tensor.dtype.rawValue, sha256: sha256(of: tensor))
@@ -218,7 +222,11 @@ public struct FreezeManifest: Sendable, Equatable {
         var out: [Mismatch] = []
         for entry in frozen {
             guard let node = graph.node(named: entry.name) else {
-                out.append(Mismatch(node: entry.name, parameter: "*", detail: "frozen node missing from the model")); continue
+                // A parameterless node (e.g. a Dropout a writer left out) has nothing that can move.
+                if !entry.parameters.isEmpty {
+                    out.append(Mismatch(node: entry.name, parameter: "*", detail: "frozen node missing from the model"))
+                }
+                continue
             }
             for (name, record) in entry.parameters {
                 guard let tensor = node.parameters[name] else {

@@ -100,8 +100,9 @@ extension ModelFile {
         if ra == rb { return true }
         let fm = FileManager.default
         guard let ia = try? fm.attributesOfItem(atPath: ra), let ib = try? fm.attributesOfItem(atPath: rb),
-              let na = ia[.systemFileNumber] as? Int, let nb = ib[.systemFileNumber] as? Int,
-              let da = ia[.systemNumber] as? Int, let db = ib[.systemNumber] as? Int else { return false }
+              let na = (ia[.systemFileNumber] as? NSNumber)?.uint64Value, let nb = (ib[.systemFileNumber] as? NSNumber)?.uint64Value,
+              let da = (ia[.systemNumber] as? NSNumber)?.uint64Value, let db = (ib[.systemNumber] as? NSNumber)?.uint64Value
+        else { return false }
         return na == nb && da == db
     }
 

@@ -19,7 +19,7 @@ struct CheckFrozenCommand: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
-            let trainedGraph = try ModelFile.load(path: trained, weights: weightsTrained)
+            let trainedGraph = try loadModel(trained, weights: weightsTrained)
             let check = try FrozenCheck.run(basePath: base, baseWeights: weightsBase, trained: trainedGraph)
             if check.usedManifest { printLine("using freeze manifest \(FreezeManifest.path(forModel: base))") }
             for moved in check.moved { printLine("moved: \(moved)") }

@@ -23,7 +23,7 @@ struct ConvertCommand: ParsableCommand {
     func run() throws {
         try reportingErrors {
             let target = try parseOutputFormat(format)
-            let graph = try ModelFile.load(path: input, weights: weights)
+            let graph = try loadModel(input, weights: weights)
             let report = try ModelFile.save(graph, to: output, format: target, source: input, force: force)
             for note in report.notes { printLine(note.description) }
             printLine("wrote \(output) (\((target ?? ModelFile.outputFormat(forPath: output)).rawValue)) and \(FreezeManifest.path(forModel: output))")

@@ -25,8 +25,8 @@ struct VerifyCommand: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
-            let first = try ModelFile.load(path: a, weights: weightsA)
-            let second = try ModelFile.load(path: b, weights: weightsB)
+            let first = try loadModel(a, weights: weightsA)
+            let second = try loadModel(b, weights: weightsB)
             let inputs = input.isEmpty ? try RandomInputs.make(for: first, seed: seed) : try ArrayFile.readInputs(input)
             // Map layouts between formats (DL4J [b, f, t] vs Keras [b, t, f], channels first vs last).
             let mapping = try LayoutMapping(from: first, to: second)

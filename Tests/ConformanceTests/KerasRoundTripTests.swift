@@ -203,9 +203,13 @@ final class KerasRoundTripTests: XCTestCase {
                     print("PASS dl4j→keras \(id) (written and read back; forward not checked: no input for unknown sizes)")
                     continue
                 }
-                let kerasInput = try toKerasLayout(input, graph: original)
+                let kerasInput = try toKerasLayout(input, graph: original, written: back)
                 let got = try Interpreter(graph: back).run([kerasInput])
-                let wantKeras = try want.map { try toKerasLayout($0, sequence: $0.rank == 3 && isSequenceGraph(original)) }
+                let converted = kerasInput.shape != input.shape || kerasInput.rank >= 4 && !kerasInput.bitwiseEqual(input)
+                let wantKeras = try want.map { t in
+                    converted && t.rank >= 4 ? try t.transposed([0] + Array(2..<t.rank) + [1])
+                        : try toKerasLayout(t, sequence: t.rank == 3 && isSequenceGraph(original))
+                }
                 try Self.assertClose(got, wantKeras, atol: 1e-5, rtol: 1e-4)
                 passed += 1
                 print("PASS dl4j→keras \(id) (\(report.notes.count) notes)")
@@ -238,8 +242,13 @@ final class KerasRoundTripTests: XCTestCase {
         return Tensor(shape: shape, doubles: (0..<n).map { sin(Double($0) * 0.37) }).converted(to: a.dtype)
     }
 
-    func toKerasLayout(_ t: Tensor, graph: Graph) throws -> Tensor {
-        try toKerasLayout(t, sequence: isSequenceGraph(graph))
+    /// DL4J sequences [b, f, t] → [b, t, f]; channels-first images → channels-last when the
+    /// writer converted them (the written input says channels-last).
+    func toKerasLayout(_ t: Tensor, graph: Graph, written: Graph) throws -> Tensor {
+        let wasCF = graph.inputs.contains { if case .input(let a) = $0.op { return a.layout == .channelsFirst }; return false }
+        let isCL = written.inputs.contains { if case .input(let a) = $0.op { return a.layout == .channelsLast }; return false }
+        if wasCF, isCL, t.rank >= 4 { return try t.transposed([0] + Array(2..<t.rank) + [1]) }
+        return try toKerasLayout(t, sequence: isSequenceGraph(graph))
     }
 
     /// DL4J sequences [b, f, t] → Keras [b, t, f]; everything else unchanged.

@@ -16,6 +16,7 @@ final class KerasToDL4JTests: XCTestCase {
     func testKerasCorpusToDL4J() throws {
         let cases = try Corpus.cases(formats: ["keras-h5"]).filter { ($0["checks"]?.stringArray ?? []).contains("forward") }
         XCTAssertFalse(cases.isEmpty)
+        defer { fflush(nil) }
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("graft-keras-dl4j-\(getpid())")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
@@ -29,8 +30,9 @@ final class KerasToDL4JTests: XCTestCase {
                 print("[keras→dl4j] SKIP \(id): Keras read failed: \(error)"); continue
             }
             let out = dir.appendingPathComponent("case\(i).zip").path
+            let report: ConversionReport
             do {
-                _ = try DL4JWriter.write(keras, to: out)
+                report = try DL4JWriter.write(keras, to: out)
             } catch let error as GraftError where error.kind == .unsupported {
                 // The refusal must name a node of the model.
                 guard let node = error.location, keras.node(named: node) != nil else {
@@ -50,7 +52,7 @@ final class KerasToDL4JTests: XCTestCase {
                 continue
             }
             do {
-                let worst = try compare(keras, dl4jPath: out, c)
+                let worst = try compare(keras, dl4jPath: out, c, report: report)
                 converted += 1
                 print("[keras→dl4j] PASS \(id): max error \(worst)")
             } catch {
@@ -64,15 +66,26 @@ final class KerasToDL4JTests: XCTestCase {
     }
 
     /// Runs the DL4J graph on the case inputs in DL4J layouts; returns the largest error.
-    func compare(_ keras: Graph, dl4jPath: String, _ c: JSONValue) throws -> Double {
+    func compare(_ keras: Graph, dl4jPath: String, _ c: JSONValue, report: ConversionReport) throws -> Double {
         let dl4j = try DL4JReader.read(path: dl4jPath)
+        // Freeze states survive (Keras trainable: false → DL4J FrozenLayer).
+        for node in keras.nodes where !node.parameters.isEmpty {
+            guard let back = dl4j.node(named: node.name) else { throw Failure("layer \(node.name) missing after conversion") }
+            guard back.freeze == node.freeze else { throw Failure("\(node.name): freeze \(back.freeze), expected \(node.freeze)") }
+        }
         guard let inputSpec = c["inputs"], let expectedSpec = c["expected"] else { throw Failure("case without inputs/expected") }
         var inputs = try KerasCaseArrays.load(inputSpec)
         let expected = try KerasCaseArrays.load(expectedSpec)
         for (k, node) in dl4j.inputs.enumerated() where k < inputs.count {
             guard case .input(let a) = node.op else { continue }
-            if a.layout == .channelsFirst && inputs[k].rank == 4 { inputs[k] = try inputs[k].transposed([0, 3, 1, 2]) }
-            if a.layout == .sequenceFeaturesTime && inputs[k].rank == 3 { inputs[k] = try inputs[k].transposed([0, 2, 1]) }
+            let relaid = report.notes.contains {
+                ($0.node == node.name || dl4j.inputs.count == 1) && $0.message.contains("channels-last to channels-first")
+            }
+            if a.layout == .channelsFirst && inputs[k].rank == 4 && relaid { inputs[k] = try inputs[k].transposed([0, 3, 1, 2]) }
+            let retimed = report.notes.contains {
+                ($0.node == node.name || dl4j.inputs.count == 1) && $0.message.contains("from [batch, time, features]")
+            }
+            if a.layout == .sequenceFeaturesTime && inputs[k].rank == 3 && retimed { inputs[k] = try inputs[k].transposed([0, 2, 1]) }
         }
         let outputs = try Interpreter(graph: dl4j).run(inputs)
         guard outputs.count == expected.count else { throw Failure("\(outputs.count) outputs, expected \(expected.count)") }

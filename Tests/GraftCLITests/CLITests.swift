@@ -177,6 +177,15 @@ final class CLITests: XCTestCase {
             }
         }
         if !missing.isEmpty { throw XCTSkip("no writer in this build for \(missing.sorted())") }
+        // DL4J [batch, features, time] back to Keras [batch, time, features]: verify maps A's
+        // DL4J-layout inputs for the Keras model and its outputs back.
+        let dl4jLSTM = temp.appendingPathComponent("lstm_timeseries.h5-converted.zip").path
+        let backToKeras = temp.appendingPathComponent("lstm-back.h5").path
+        let back = try graft("convert", dl4jLSTM, backToKeras)
+        XCTAssertEqual(back.status, 0, back.stderr)
+        let verifyBack = try graft("verify", dl4jLSTM, backToKeras)
+        XCTAssertEqual(verifyBack.status, 0, verifyBack.stdout + verifyBack.stderr)
+        XCTAssertTrue(verifyBack.stdout.contains("mapping input layouts"), verifyBack.stdout)
         // The frozen layer survives conversion to DL4J.
         let zip = temp.appendingPathComponent("frozen_mlp.h5-converted.zip").path
         let inspect = try graft("inspect", "--json", zip)
@@ -227,11 +236,34 @@ final class CLITests: XCTestCase {
             XCTAssertEqual(check.status, 0, check.stderr)
             XCTAssertTrue(check.stdout.contains("using freeze manifest"), check.stdout)
         }
+        // Graph ancestors, not earlier nodes: dense_a precedes dense_b but does not feed it.
+        for ext in ["h5", "zip"] where !missing.contains(ext) {
+            let out = temp.appendingPathComponent("branch.\(ext)").path
+            let freeze = try graft("freeze", Self.fixture("two_in_two_out.h5"), "--up-to", "dense_b", "--output", out)
+            XCTAssertEqual(freeze.status, 0, freeze.stderr)
+            let inspect = try graft("inspect", "--json", out)
+            XCTAssertEqual(try frozenNames(inspect.stdout), ["dense_b"], ext)
+            let verify = try graft("verify", Self.fixture("two_in_two_out.h5"), out)
+            XCTAssertEqual(verify.status, 0, verify.stdout + verify.stderr)
+        }
         let unknown = try graft("freeze", Self.fixture("mlp.h5"), "--up-to", "nope", "--output",
                                 temp.appendingPathComponent("x.h5").path)
         XCTAssertEqual(unknown.status, 2)
         XCTAssertFalse(FileManager.default.fileExists(atPath: temp.appendingPathComponent("x.h5").path))
         if !missing.isEmpty { throw XCTSkip("no writer in this build for \(missing)") }
+    }
+
+    /// A manifest that does not belong to its model is ignored, with a warning, not an error.
+    func testMismatchedManifestWarnsButLoads() throws {
+        let model = temp.appendingPathComponent("m.h5").path
+        try FileManager.default.copyItem(atPath: Self.fixture("frozen_mlp.h5"), toPath: model)
+        let other = temp.appendingPathComponent("other.zip").path
+        let convert = try graft("convert", Self.fixture("mlp.h5"), other)
+        XCTAssertEqual(convert.status, 0, convert.stderr)
+        try FileManager.default.copyItem(atPath: other + ".graft.json", toPath: model + ".graft.json")
+        let inspect = try graft("inspect", model)
+        XCTAssertEqual(inspect.status, 0, inspect.stderr)
+        XCTAssertTrue(inspect.stderr.contains("warning") && inspect.stderr.contains("does not match"), inspect.stderr)
     }
 
     func frozenNames(_ inspectJSON: String) throws -> [String] {

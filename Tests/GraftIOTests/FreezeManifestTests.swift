@@ -151,6 +151,10 @@ final class FreezeManifestTests: XCTestCase {
             }
         }
         XCTAssertThrowsError(try ModelFile.save(graph, to: source, using: writer, force: true))
+        // A hard link is the same file too.
+        let hard = path("hard.h5")
+        try FileManager.default.linkItem(atPath: source, toPath: hard)
+        XCTAssertThrowsError(try ModelFile.save(graph, to: hard, using: writer, source: source, force: true))
         XCTAssertEqual(try SHA256.hex(fileAt: source), try SHA256.hex(fileAt: Self.fixture("mlp.h5")))
         // Existing output: refused without force, replaced with it.
         let out = path("out.h5")

@@ -35,6 +35,18 @@ enum DL4JConfigGenerator {
         var height = 0, width = 0
         /// The IR tensor is channels-last (from Keras): shapes read [h, w, c].
         var channelsLast = false
+        /// A Keras channels_first sequence: the IR shape reads [features, time], as DL4J's does.
+        var featuresFirst = false
+    }
+
+    /// The sequence layout a 1-D op states, if any.
+    static func sequenceFormat(_ op: Op) -> DataFormat? {
+        switch op {
+        case .conv(let a) where a.rank == 1: return a.dataFormat
+        case .pooling(let a) where a.rank == 1: return a.dataFormat
+        case .globalPooling(let a) where a.rank == 1: return a.dataFormat
+        default: return nil
+        }
     }
 
     static func generate(_ graph: Graph, report: inout ConversionReport) throws -> (JSONValue, Graph) {
@@ -62,7 +74,9 @@ enum DL4JConfigGenerator {
             }
             switch dims.count {
             case 0, 1: return Flow(kind: .feedForward, size: dims.first ?? 0)
-            case 2: return Flow(kind: .recurrent, size: dims[1])
+            case 2:
+                let first = sequenceFormat(node.op).map { $0 == .channelsFirst } ?? (previous?.featuresFirst ?? false)
+                return Flow(kind: .recurrent, size: first ? dims[0] : dims[1], featuresFirst: first)
             case 3:
                 return channelsLast ? Flow(kind: .convolutional2D, size: dims[2], height: dims[0], width: dims[1], channelsLast: true)
                     : Flow(kind: .convolutional2D, size: dims[0], height: dims[1], width: dims[2], channelsLast: false)
@@ -77,13 +91,25 @@ enum DL4JConfigGenerator {
             switch node.op {
             case .input(let a):
                 networkInputs.append(node.name)
-                var f = flow(of: node, previous: nil)
-                if a.layout == .channelsLast || (a.layout == .flat && a.shape.count == 3) {
+                let sequenceFirst = graph.consumers(of: node.name).lazy.compactMap { sequenceFormat($0.op) }.first == .channelsFirst
+                var f = flow(of: node, previous: a.shape.count == 2 && sequenceFirst ? Flow(kind: .recurrent, size: 0, featuresFirst: true) : nil)
+                // Images: channels-last unless the layers reading them say channels-first.
+                let consumerFormat: DataFormat? = graph.consumers(of: node.name).lazy.compactMap { consumer -> DataFormat? in
+                    switch consumer.op {
+                    case .conv(let c): return c.dataFormat
+                    case .pooling(let p): return p.dataFormat
+                    case .globalPooling(let p): return p.dataFormat
+                    default: return nil
+                    }
+                }.first
+                if a.shape.count == 3 && a.layout != .channelsFirst && consumerFormat != .channelsFirst {
                     f = flow(of: node, previous: Flow(kind: .convolutional2D, size: 0, channelsLast: true))
-                    report.add(.warning, node: node.name, "input written channels-first (NCHW): feed DL4J images as [batch, channels, height, width]")
+                    report.add(.warning, node: node.name, "input layout changed from channels-last to channels-first (NCHW): feed DL4J images as [batch, channels, height, width]")
                 }
                 if f.kind == .recurrent {
-                    report.add(.warning, node: node.name, "sequence input written as DL4J [batch, features, time]")
+                    report.add(.warning, node: node.name, f.featuresFirst
+                               ? "sequence input kept as [batch, features, time] (channels_first), DL4J's own layout"
+                               : "sequence input changed from [batch, time, features] to DL4J's [batch, features, time]")
                 }
                 producer[node.name] = (node.name, f)
                 if case .input(var attrs) = node.op, f.kind == .convolutional2D, f.channelsLast {
@@ -99,7 +125,7 @@ enum DL4JConfigGenerator {
             }
             let fromDL4J = node.extras["dl4j"] != nil
             // Reader helper nodes of DL4J layers are written by their layer.
-            if case .dl4jVertex(.preprocessor) = node.op, let json = node.extras["dl4j"] {
+            if node.name.hasSuffix("/preprocessor"), let json = node.extras["dl4j"], node.parameters.isEmpty {
                 pendingPreprocessor[node.name] = DL4JConfigUpgrade.upgradePreprocessor(json)
                 alias(flow(of: node, previous: inFlow))
                 continue
@@ -121,6 +147,11 @@ enum DL4JConfigGenerator {
                 switch inFlow.kind {
                 case .feedForward: alias(); continue
                 case .convolutional2D:
+                    if outputs.contains(node.name) {
+                        throw GraftError(.unsupported, "DL4J 1.0.0-beta6 cannot express node '\(node.name)' (flatten) as a graph output: "
+                                         + "DL4J flattens images in (c, h, w) order only inside a layer's pre-processor",
+                                         location: node.name, field: "op", found: "flatten")
+                    }
                     pendingPreprocessor[node.name] = .object([
                         "@class": .string("org.deeplearning4j.nn.conf.preprocessor.CnnToFeedForwardPreProcessor"),
                         "inputHeight": JSONValue(inFlow.height), "inputWidth": JSONValue(inFlow.width),
@@ -129,9 +160,16 @@ enum DL4JConfigGenerator {
                     alias(Flow(kind: .feedForward, size: inFlow.height * inFlow.width * inFlow.size))
                     continue
                 default:
-                    throw GraftError(.unsupported, "DL4J cannot express this flatten", location: node.name, field: "op",
+                    throw GraftError(.unsupported, "DL4J 1.0.0-beta6 cannot express node '\(node.name)' (flatten) of \(inFlow.kind.rawValue) data: "
+                                     + "its pre-processors do not flatten time steps into features", location: node.name, field: "op",
                                      expected: "flatten of feed-forward or 2-D image data", found: "\(inFlow.kind.rawValue) input")
                 }
+            }
+            // Graph vertices that came from DL4J are written as stored.
+            if !fromDL4J, let vertex = node.extras["dl4jVertex"], vertex["@class"] != nil {
+                units.append(Unit(name: node.name, json: vertex, isLayer: false, inputs: inputNames))
+                producer[node.name] = (node.name, flow(of: node, previous: inFlow))
+                continue
             }
             // Merges become graph vertices.
             if case .merge(let m) = node.op {
@@ -162,6 +200,18 @@ enum DL4JConfigGenerator {
                 layer = DL4JLayerJSON.unfrozen(try DL4JConfigUpgrade.upgradeLayer(json, report: &report))
                 conf = node.extras["dl4jConf"]
             } else {
+                if inFlow.kind == .convolutional2D, let format = imageFormat(node.op), (format == .channelsLast) != inFlow.channelsLast {
+                    throw GraftError(.unsupported, "DL4J 1.0.0-beta6 cannot express node '\(node.name)' (\(node.op.kindName)): "
+                                     + "it reads its image \(format == .channelsLast ? "channels-last" : "channels-first") while the data "
+                                     + "reaching it is laid out the other way", location: node.name, field: "dataFormat")
+                }
+                if inFlow.kind == .recurrent, (sequenceFormat(node.op) == .channelsFirst) != inFlow.featuresFirst {
+                    if case .activation = node.op {} else {
+                        throw GraftError(.unsupported, "DL4J 1.0.0-beta6 cannot express node '\(node.name)' (\(node.op.kindName)) on "
+                                         + (inFlow.featuresFirst ? "channels_first sequences" : "sequences in this layout"),
+                                         location: node.name, field: "dataFormat")
+                    }
+                }
                 if node.inputs.count != 1 {
                     throw GraftError(.unsupported, "DL4J layers take one input", location: node.name, found: "\(node.inputs.count) inputs")
                 }
@@ -179,7 +229,7 @@ enum DL4JConfigGenerator {
             case .frozenWithBackprop:
                 layer = wrap(layer, in: "org.deeplearning4j.nn.conf.layers.misc.FrozenLayerWithBackprop", key: "underlying")
             }
-            if case .lstm(let a) = node.op, !a.recurrent.returnSequences, !fromDL4J {
+            if let r = node.op.recurrentAttributes, !r.returnSequences, !fromDL4J {
                 layer = wrap(layer, in: "org.deeplearning4j.nn.conf.layers.recurrent.LastTimeStep", key: "underlying")
             }
             units.append(Unit(name: node.name, json: layer, isLayer: true, preprocessor: pendingPreprocessor[node.inputs[0].node],
@@ -196,6 +246,19 @@ enum DL4JConfigGenerator {
         let json = isChain ? multiLayer(units, dtypeName: dtypeName) : try computationGraph(units, inputs: networkInputs,
                                                                                               outputs: outputNames, dtypeName: dtypeName)
         return (json, prepared)
+    }
+
+    /// The image layout a 2-D op states, if any.
+    static func imageFormat(_ op: Op) -> DataFormat? {
+        switch op {
+        case .conv(let a) where a.rank == 2: return a.dataFormat
+        case .pooling(let a) where a.rank == 2: return a.dataFormat
+        case .globalPooling(let a) where a.rank == 2: return a.dataFormat
+        case .zeroPadding(let a) where a.rank == 2: return a.dataFormat
+        case .cropping(let a) where a.rank == 2: return a.dataFormat
+        case .upSampling(let a) where a.rank == 2: return a.dataFormat
+        default: return nil
+        }
     }
 
     static func dl4jDataType(_ graph: Graph) -> String {

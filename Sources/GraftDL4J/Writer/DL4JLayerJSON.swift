@@ -180,10 +180,7 @@ enum DL4JLayerJSON {
     }
 
     static func simpleRnn(_ node: Node, _ a: RecurrentAttributes, input: DL4JConfigGenerator.Flow, inner: Bool = false) throws -> JSONValue {
-        if !inner {
-            try checkRecurrent(node, a, input: input)
-            if !a.returnSequences { throw unsupported(node, "SimpleRNN with return_sequences=false (LastTimeStep is written for LSTM only)") }
-        }
+        if !inner { try checkRecurrent(node, a, input: input) }
         if !a.useBias { throw unsupported(node, "DL4J SimpleRnn always has a bias") }
         var j = base(layers + "recurrent.SimpleRnn", node)
         j["activationFn"] = try activation(a.activation, node)
@@ -225,12 +222,25 @@ enum DL4JLayerJSON {
     }
 
     static func convolution(_ node: Node, _ a: ConvAttributes, input: DL4JConfigGenerator.Flow) throws -> JSONValue {
-        guard a.kind == .standard, a.groups == 1 else { throw unsupported(node, "only standard (ungrouped) convolutions are written") }
+        guard a.groups == 1 else { throw unsupported(node, "grouped convolutions have no DL4J layer") }
         guard a.rank == 1 || a.rank == 2 else { throw unsupported(node, "rank-\(a.rank) convolutions are not written") }
-        if a.rank == 1 && a.dataFormat != .channelsLast { throw unsupported(node, "channels-first 1-D convolution") }
+        let cls: String
+        var nIn = node.parameters["kernel"]?.shape[a.rank] ?? input.size
+        var multiplier: Int? = nil
+        switch a.kind {
+        case .standard: cls = a.rank == 1 ? "Convolution1DLayer" : "ConvolutionLayer"
+        case .depthwise(let m) where a.rank == 2:
+            cls = "DepthwiseConvolution2D"; multiplier = m; nIn = node.parameters["depthwiseKernel"]?.shape[2] ?? input.size
+        case .separable(let m) where a.rank == 2:
+            cls = "SeparableConvolution2D"; multiplier = m; nIn = node.parameters["depthwiseKernel"]?.shape[2] ?? input.size
+        case .transposed(let outputPadding) where a.rank == 2 && (outputPadding ?? []).allSatisfy({ $0 == 0 }):
+            cls = "Deconvolution2D"; nIn = node.parameters["kernel"]?.shape[3] ?? input.size
+        default: throw unsupported(node, "no DL4J 1.0.0-beta6 layer for a rank-\(a.rank) \(node.op.kindName)")
+        }
         if a.padding == .causal && a.rank == 2 { throw unsupported(node, "causal padding of a 2-D convolution") }
         let extra = a.rank == 1 ? [1] : []
-        var j = base(layers + (a.rank == 1 ? "Convolution1DLayer" : "ConvolutionLayer"), node)
+        var j = base(layers + cls, node)
+        if let multiplier { j["depthMultiplier"] = JSONValue(multiplier) }
         j["activationFn"] = try activation(a.activation, node)
         j["convolutionMode"] = .string(convolutionMode(a.padding))
         j["cudnnAlgoMode"] = .string("PREFER_FASTEST")
@@ -238,7 +248,7 @@ enum DL4JLayerJSON {
         j["dilation"] = .array((a.dilation + extra).map { JSONValue($0) })
         j["hasBias"] = .bool(a.useBias)
         j["kernelSize"] = .array((a.kernelSize + extra).map { JSONValue($0) })
-        j["nin"] = JSONValue(node.parameters["kernel"]?.shape[a.rank] ?? input.size)
+        j["nin"] = JSONValue(nIn)
         j["nout"] = JSONValue(a.filters)
         j["padding"] = .array(Array(repeating: JSONValue(0), count: 2))
         j["stride"] = .array((a.strides + extra).map { JSONValue($0) })

@@ -142,9 +142,14 @@ struct KerasLayerConfigGenerator {
             let cls = (a.kind == .max ? "GlobalMaxPooling" : "GlobalAveragePooling") + "\(a.rank)D"
             return simple(cls, ["data_format": dataFormat(a.dataFormat), "keepdims": .bool(a.keepDims)])
         case .zeroPadding(let a):
-            return simple("ZeroPadding\(a.rank)D", ["padding": pairs(a), "data_format": dataFormat(a.dataFormat)])
+            // The 1-D layers have no data_format (they pad/crop axis 1 of [batch, steps, channels]).
+            var fields: Fields = ["padding": pairs(a)]
+            if a.rank > 1 { fields["data_format"] = dataFormat(a.dataFormat) }
+            return simple("ZeroPadding\(a.rank)D", fields)
         case .cropping(let a):
-            return simple("Cropping\(a.rank)D", ["cropping": pairs(a), "data_format": dataFormat(a.dataFormat)])
+            var fields: Fields = ["cropping": pairs(a)]
+            if a.rank > 1 { fields["data_format"] = dataFormat(a.dataFormat) }
+            return simple("Cropping\(a.rank)D", fields)
         case .upSampling(let a):
             var fields: Fields = ["size": a.rank == 1 ? JSONValue(a.size.first ?? 1) : ints(a.size)]
             if a.rank > 1 { fields["data_format"] = dataFormat(a.dataFormat) }

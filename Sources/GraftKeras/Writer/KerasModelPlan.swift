@@ -28,7 +28,11 @@ struct KerasModelPlan {
     static let tfKerasVersion = "2.21.0"
     static let keras3Version = "3.15.1"
 
-    init(graph: Graph, dialect: KerasDialect, report: inout ConversionReport) throws {
+    init(graph original: Graph, dialect: KerasDialect, report: inout ConversionReport) throws {
+        var graph = original
+        if original.source.format.hasPrefix("dl4j"), let converted = try KerasChannelsLast.convert(original, report: &report) {
+            graph = converted
+        }
         let sourceMajor = Self.sourceMajor(graph.source)
         let dialectMajor = dialect == .keras3 ? 3 : 2
         name = graph.source.extras["model_name"]?.stringValue ?? "model"
@@ -138,6 +142,8 @@ struct KerasModelPlan {
             var config: OrderedDictionary<String, JSONValue> = ["name": .string(layerName), "trainable": trainable,
                                                                 "dtype": .string("float32")]
             for (k, v) in generated.fields { config[k] = v }
+            // Keras 3's SpatialDropout layers take no `trainable` argument (they hold no weights).
+            if dialect == .keras3, generated.className.hasPrefix("SpatialDropout") { config.removeValue(forKey: "trainable") }
             var layer = KerasExportLayer(name: layerName, className: generated.className, config: config)
             layer.calls = [(callInputs, kwargs)]
             layer.weights = generated.weights.map { ("\(layerName)/\($0.short):0", $0.tensor) }
@@ -220,7 +226,7 @@ struct KerasModelPlan {
         }
         // Opaque layers keep their config whole (a TensorFlowOpLayer's config name differs from its layer name).
         if !node.op.isOpaque { config["name"] = .string(name) }
-        if dialect == .tfKeras2 { config = stripTimeMajor(config) }
+        if dialect == .tfKeras2 { config = loadableByBoth(config) }
         var layer = KerasExportLayer(name: name, className: className, config: config)
         if dialect == .keras3 {
             for key in ["module", "registered_name", "build_config"] { if let v = raw[key] { layer.keras3Fields[key] = v } }
@@ -266,13 +272,27 @@ struct KerasModelPlan {
         }
     }
 
-    /// The config without `time_major: false` anywhere (Keras 3 refuses the field; false is
-    /// the default everywhere).
-    static func stripTimeMajor(_ config: OrderedDictionary<String, JSONValue>) -> OrderedDictionary<String, JSONValue> {
+    /// A tf.keras 2 layer config both tf-keras and Keras 3's legacy loader read, same meaning:
+    /// without `time_major: false` (Keras 3 refuses the field; false is the default), without
+    /// `dtype` inside initializer configs (Keras 3 initializers refuse it; it only names the
+    /// default float type), and with `module` on nested layer entries (Keras 3 needs it to find
+    /// the class of a wrapped layer).
+    static func loadableByBoth(_ config: OrderedDictionary<String, JSONValue>) -> OrderedDictionary<String, JSONValue> {
         var out: OrderedDictionary<String, JSONValue> = [:]
         for (k, v) in config {
             if k == "time_major", v.boolValue == false { continue }
-            if let inner = v.objectValue { out[k] = .object(stripTimeMajor(inner)) } else { out[k] = v }
+            guard var inner = v.objectValue else { out[k] = v; continue }
+            if k.hasSuffix("_initializer"), var initConfig = inner["config"]?.objectValue {
+                initConfig.removeValue(forKey: "dtype")
+                inner["config"] = .object(initConfig)
+            }
+            if k == "layer" || k == "backward_layer", inner["class_name"] != nil, inner["module"] == nil {
+                var entry: OrderedDictionary<String, JSONValue> = ["module": .string("keras.layers")]
+                for (ik, iv) in inner { entry[ik] = iv }
+                entry["registered_name"] = entry["registered_name"] ?? .null
+                inner = entry
+            }
+            out[k] = .object(loadableByBoth(inner))
         }
         return out
     }
