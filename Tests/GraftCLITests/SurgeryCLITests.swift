@@ -55,6 +55,40 @@ final class SurgeryCLITests: XCTestCase {
         XCTAssertEqual(verify.status, 0, verify.stdout + verify.stderr)
         let predict = try graft("predict", out, "--input", io, "--compare", io, "--atol", "1e-6", "--rtol", "0")
         XCTAssertEqual(predict.status, 0, predict.stdout + predict.stderr)
+
+        // Exported to the other format (DL4J zip), still the same function.
+        let zip = temp.appendingPathComponent("wide.zip").path
+        let toDL4J = try graft("apply", model, recipe, "--output", zip)
+        XCTAssertEqual(toDL4J.status, 0, toDL4J.stderr)
+        let verifyZip = try graft("verify", model, zip)
+        XCTAssertEqual(verifyZip.status, 0, verifyZip.stdout + verifyZip.stderr)
+    }
+
+    /// The same scenario starting from a DL4J model (the Keras fixture converted to a DL4J zip):
+    /// widen its LSTM by 3, then add an untrained LSTM layer in DL4J notation, export to Keras.
+    func testApplyOnDL4JModel() throws {
+        let dl4j = temp.appendingPathComponent("base.zip").path
+        let convert = try graft("convert", model, dl4j)
+        XCTAssertEqual(convert.status, 0, convert.stderr)
+        let names = try graft("inspect", dl4j).stdout
+        guard let lstmName = names.split(separator: "\n").map({ $0.split(separator: " ").map(String.init) })
+            .first(where: { $0.count > 1 && $0[1] == "lstm" })?.first else {
+            return XCTFail("no lstm layer in \(names)")
+        }
+        let widen = try write(#"{"ops": [{"op": "widen", "layer": "\#(lstmName)", "by": 3}]}"#, "w.json")
+        let wide = temp.appendingPathComponent("wide.zip").path
+        let r = try graft("apply", dl4j, widen, "--output", wide)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertEqual(try graft("verify", dl4j, wide).status, 0)
+        let deeper = try write(#"""
+            {"ops": [{"op": "insertLayer", "after": "\#(lstmName)", "name": "lstm_new", "init": "glorotUniform",
+                      "layer": {"@class": "org.deeplearning4j.nn.conf.layers.LSTM", "nin": 9, "nout": 5,
+                                "activationFn": {"@class": "org.nd4j.linalg.activations.impl.ActivationTanH"}}}]}
+            """#, "d.json")
+        let keras = temp.appendingPathComponent("deeper.h5").path
+        let d = try graft("apply", wide, deeper, "--output", keras)
+        XCTAssertEqual(d.status, 0, d.stdout + d.stderr)
+        XCTAssertTrue(try graft("inspect", keras).stdout.contains("lstm_new"))
     }
 
     /// A new layer given as a Keras config is added through the foreign-layer hook.
