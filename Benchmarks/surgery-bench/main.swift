@@ -82,11 +82,14 @@ do {
         copyTimes.append(try seconds { copy = try fullCopy(graph) })
         _ = copy
     }
+    var validateTimes: [Double] = []
+    for _ in 0..<5 { validateTimes.append(try seconds { try graph.validate() }) }
     let w = median(widenTimes), c = median(copyTimes)
     print("VGG16-shaped graph: \(parameters) parameters; widen touches fc2 + predictions (\(touched) parameters before)")
     print(String(format: "widen fc2 by 256 (zero-fan-out): median %.4f s over 5", w))
     print(String(format: "full copy of all weights:        median %.4f s over 5", c))
     print(String(format: "ratio widen / full copy: %.3f", w / c))
+    print(String(format: "(of which whole-graph validation, run by every op before and after: median %.4f s)", median(validateTimes)))
 } catch {
     FileHandle.standardError.write(Data("surgery-bench: \(error)\n".utf8))
     exit(1)
