@@ -118,7 +118,10 @@ public enum DL4JActivation {
         let p = parameters(of: json)
         switch name {
         case "identity", "linear": return .linear
-        case "relu": return .relu()
+        case "relu":
+            // ActivationReLU(max, threshold, negativeSlope) (1.0.0-beta4+; nulls mean plain ReLU).
+            return .relu(maxValue: p?["max"]?.doubleValue, negativeSlope: p?["negativeSlope"]?.doubleValue ?? 0,
+                         threshold: p?["threshold"]?.doubleValue ?? 0)
         case "relu6": return .relu6
         case "leakyrelu": return .leakyRelu(alpha: p?["alpha"]?.doubleValue ?? 0.01)
         case "elu": return .elu(alpha: p?["alpha"]?.doubleValue ?? 1.0)

@@ -1,6 +1,7 @@
 import Foundation
 import GraftCore
 import GraftDL4J
+import GraftRuntime
 import OrderedCollections
 import XCTest
 
@@ -118,5 +119,41 @@ final class DL4JWriterTests: XCTestCase {
         XCTAssertEqual(config["inputPreProcessors"]?["0"]?["@class"]?.stringValue,
                        "org.deeplearning4j.nn.conf.preprocessor.CnnToFeedForwardPreProcessor")
         XCTAssertEqual(config["inputPreProcessors"]?["0"]?["numChannels"]?.intValue, 2)
+    }
+
+    /// The output layer's loss comes from a Keras training configuration when there is one.
+    func testOutputLossFromKerasTrainingConfig() throws {
+        var graph = denseNet()
+        graph.source.extras = .object(["training_config": .object(["loss": .string("binary_crossentropy")])])
+        let layers = try configuration(graph)["confs"]?.arrayValue?.compactMap { $0["layer"] } ?? []
+        XCTAssertEqual(layers.last?["lossFn"]?["@class"]?.stringValue, "org.nd4j.linalg.lossfunctions.impl.LossBinaryXENT")
+    }
+
+    /// A Dense inside a sequence model is written between RnnToFeedForward and
+    /// FeedForwardToRnn pre-processors; the DL4J graph computes what the IR graph computes.
+    func testDenseOnSequencesRunsEqual() throws {
+        let graph = Graph(nodes: [
+            Node(name: "seq", op: .input(InputAttributes(shape: [nil, 2], layout: .sequenceTimeMajorFeatures))),
+            Node(name: "td", op: .dense(DenseAttributes(units: 3, activation: .tanh)), inputs: [NodeOutput("seq")],
+                 parameters: ["kernel": Tensor(shape: [2, 3], floats: [0.1, -0.2, 0.3, 0.4, 0.5, -0.6]),
+                              "bias": Tensor(shape: [3], floats: [0.01, 0.02, 0.03])]),
+            Node(name: "out", op: .dense(DenseAttributes(units: 1)), inputs: [NodeOutput("td")],
+                 parameters: ["kernel": Tensor(shape: [3, 1], floats: [1, -1, 2]), "bias": Tensor(shape: [1], floats: [0.5])]),
+        ], outputs: [NodeOutput("out")])
+        let config = try configuration(graph)
+        XCTAssertEqual(config["inputPreProcessors"]?["0"]?["@class"]?.stringValue,
+                       "org.deeplearning4j.nn.conf.preprocessor.RnnToFeedForwardPreProcessor")
+        XCTAssertEqual(config["inputPreProcessors"]?["1"]?["@class"]?.stringValue,
+                       "org.deeplearning4j.nn.conf.preprocessor.FeedForwardToRnnPreProcessor")
+        let path = NSTemporaryDirectory() + "graft-td-\(getpid()).zip"
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try DL4JWriter.write(graph, to: path)
+        let back = try DL4JReader.read(path: path)
+        let x = Tensor(shape: [2, 4, 2], floats: (0..<16).map { Float($0) / 8 - 1 })
+        let want = try Interpreter(graph: graph).run([x])[0]
+        var got = try Interpreter(graph: back).run([try x.transposed([0, 2, 1])])[0]
+        if got.shape != want.shape { got = try got.transposed([0, 2, 1]) }
+        XCTAssertEqual(got.shape, want.shape)
+        for (a, b) in zip(got.doubles(), want.doubles()) { XCTAssertEqual(a, b, accuracy: 1e-6) }
     }
 }

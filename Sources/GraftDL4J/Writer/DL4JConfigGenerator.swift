@@ -87,7 +87,11 @@ enum DL4JConfigGenerator {
         for node in graph.nodes {
             let inputFlows = node.inputs.compactMap { producer[$0.node]?.1 }
             let inputNames = node.inputs.compactMap { producer[$0.node]?.0 }
-            func alias(_ flow: Flow? = nil) { if let src = node.inputs.first, let p = producer[src.node] { producer[node.name] = (p.0, flow ?? p.1) } }
+            func alias(_ flow: Flow? = nil) {
+                guard let src = node.inputs.first, let p = producer[src.node] else { return }
+                producer[node.name] = (p.0, flow ?? p.1)
+                if pendingPreprocessor[node.name] == nil, let pending = pendingPreprocessor[src.node] { pendingPreprocessor[node.name] = pending }
+            }
             switch node.op {
             case .input(let a):
                 networkInputs.append(node.name)
@@ -173,6 +177,11 @@ enum DL4JConfigGenerator {
             }
             // Merges become graph vertices.
             if case .merge(let m) = node.op {
+                if let pending = node.inputs.first(where: { pendingPreprocessor[$0.node] != nil }) {
+                    throw GraftError(.unsupported, "DL4J 1.0.0-beta6 cannot express node '\(node.name)' (\(node.op.kindName)): its input "
+                                     + "'\(pending.node)' needs a pre-processor, which DL4J applies only in front of a layer",
+                                     location: node.name, field: "inputs")
+                }
                 let vertex: JSONValue
                 switch m.kind {
                 case .add, .subtract, .multiply, .average, .maximum:
@@ -196,6 +205,19 @@ enum DL4JConfigGenerator {
             // A layer.
             var layer: JSONValue
             var conf: JSONValue? = nil
+            var preprocessor = pendingPreprocessor[node.inputs[0].node]
+            // A Dense inside a sequence model: DL4J's RnnToFeedForward / FeedForwardToRnn pair around a DenseLayer.
+            let denseOnSequence = !fromDL4J && inFlow.kind == .recurrent && !outputs.contains(node.name) && {
+                switch node.op { case .dense, .timeDistributed(.dense): return true; default: return false }
+            }()
+            if denseOnSequence {
+                guard preprocessor == nil else {
+                    throw GraftError(.unsupported, "DL4J 1.0.0-beta6 cannot express node '\(node.name)' (\(node.op.kindName)) behind two pre-processors",
+                                     location: node.name, field: "inputs")
+                }
+                preprocessor = .object(["@class": .string("org.deeplearning4j.nn.conf.preprocessor.RnnToFeedForwardPreProcessor"),
+                                        "rnnDataFormat": .string("NCW")])
+            }
             if fromDL4J, let json = node.extras["dl4j"] {
                 layer = DL4JLayerJSON.unfrozen(try DL4JConfigUpgrade.upgradeLayer(json, report: &report))
                 conf = node.extras["dl4jConf"]
@@ -215,8 +237,9 @@ enum DL4JConfigGenerator {
                 if node.inputs.count != 1 {
                     throw GraftError(.unsupported, "DL4J layers take one input", location: node.name, found: "\(node.inputs.count) inputs")
                 }
-                layer = try DL4JLayerJSON.layer(for: node, input: inFlow, isOutput: outputs.contains(node.name),
-                                                report: &report)
+                layer = try DL4JLayerJSON.layer(for: node, input: denseOnSequence ? Flow(kind: .feedForward, size: inFlow.size) : inFlow,
+                                                isOutput: outputs.contains(node.name),
+                                                trainingConfig: graph.source.extras["training_config"], report: &report)
                 if let (h, w, c) = permuteRows[node.inputs[0].node], let i = prepared.index(of: node.name),
                    let kernel = prepared.nodes[i].parameters["kernel"] {
                     prepared.nodes[i].parameters["kernel"] = try permuteRowsHWCtoCHW(kernel, h: h, w: w, c: c)
@@ -232,8 +255,13 @@ enum DL4JConfigGenerator {
             if let r = node.op.recurrentAttributes, !r.returnSequences, !fromDL4J {
                 layer = wrap(layer, in: "org.deeplearning4j.nn.conf.layers.recurrent.LastTimeStep", key: "underlying")
             }
-            units.append(Unit(name: node.name, json: layer, isLayer: true, preprocessor: pendingPreprocessor[node.inputs[0].node],
-                              inputs: inputNames, conf: conf))
+            units.append(Unit(name: node.name, json: layer, isLayer: true, preprocessor: preprocessor, inputs: inputNames, conf: conf))
+            if denseOnSequence {
+                pendingPreprocessor[node.name] = .object([
+                    "@class": .string("org.deeplearning4j.nn.conf.preprocessor.FeedForwardToRnnPreProcessor"),
+                    "rnnDataFormat": .string("NCW")])
+                report.add(.exactConversion, node: node.name, "Dense on sequences written as DenseLayer between RnnToFeedForward and FeedForwardToRnn pre-processors")
+            }
             producer[node.name] = (node.name, flow(of: node, previous: inFlow))
         }
         let outputNames = try graph.outputs.map { out -> String in

@@ -1,3 +1,4 @@
+import Foundation
 import GraftCore
 import OrderedCollections
 
@@ -28,6 +29,9 @@ enum DL4JLayerJSON {
         switch f {
         case .linear: return .object(["@class": .string(impl + "ActivationIdentity")])
         case .relu(nil, 0, 0): return .object(["@class": .string(impl + "ActivationReLU")])
+        case .relu(let maxValue, let slope, let threshold):
+            return .object(["@class": .string(impl + "ActivationReLU"), "max": maxValue.map { JSONValue($0) } ?? .null,
+                            "negativeSlope": JSONValue(slope), "threshold": JSONValue(threshold)])
         case .relu6: return .object(["@class": .string(impl + "ActivationReLU6")])
         case .leakyRelu(let a): return .object(["@class": .string(impl + "ActivationLReLU"), "alpha": JSONValue(a)])
         case .elu(let a): return .object(["@class": .string(impl + "ActivationELU"), "alpha": JSONValue(a)])
@@ -59,11 +63,11 @@ enum DL4JLayerJSON {
         ]
     }
 
-    static func layer(for node: Node, input: DL4JConfigGenerator.Flow, isOutput: Bool,
+    static func layer(for node: Node, input: DL4JConfigGenerator.Flow, isOutput: Bool, trainingConfig: JSONValue? = nil,
                       report: inout ConversionReport) throws -> JSONValue {
         switch node.op {
-        case .dense(let a): return try dense(node, a, input: input, isOutput: isOutput, report: &report)
-        case .timeDistributed(.dense(let a)): return try dense(node, a, input: input, isOutput: isOutput, report: &report)
+        case .dense(let a): return try dense(node, a, input: input, isOutput: isOutput, trainingConfig: trainingConfig, report: &report)
+        case .timeDistributed(.dense(let a)): return try dense(node, a, input: input, isOutput: isOutput, trainingConfig: trainingConfig, report: &report)
         case .output(let a): return try output(node, a, input: input)
         case .activation(let f):
             var j = base(layers + "ActivationLayer", node)
@@ -104,13 +108,19 @@ enum DL4JLayerJSON {
     // MARK: Dense family (DenseLayer, OutputLayer, RnnOutputLayer, EmbeddingSequenceLayer)
 
     static func dense(_ node: Node, _ a: DenseAttributes, input: DL4JConfigGenerator.Flow, isOutput: Bool,
-                      report: inout ConversionReport) throws -> JSONValue {
+                      trainingConfig: JSONValue?, report: inout ConversionReport) throws -> JSONValue {
         let nIn = node.parameters["kernel"]?.shape.first ?? input.size
         if isOutput || input.kind == .recurrent {
             guard isOutput else { throw unsupported(node, "a Dense on sequences is only expressible as the output layer (RnnOutputLayer)") }
-            let loss: String
-            if case .softmax = a.activation { loss = "MCXENT" } else { loss = "MSE" }
-            report.add(.warning, node: node.name, "written as \(input.kind == .recurrent ? "RnnOutputLayer" : "OutputLayer") with loss \(loss) (no loss known from the source)")
+            let layerKind = input.kind == .recurrent ? "RnnOutputLayer" : "OutputLayer"
+            var loss: String
+            if let known = kerasLoss(for: node.name, trainingConfig: trainingConfig) {
+                loss = known
+                report.add(.exactConversion, node: node.name, "written as \(layerKind) with loss \(loss) from the Keras training configuration")
+            } else {
+                if case .softmax = a.activation { loss = "MCXENT" } else { loss = "MSE" }
+                report.add(.warning, node: node.name, "written as \(layerKind) with loss \(loss) (no loss known from the source)")
+            }
             return try output(node, OutputAttributes(kind: input.kind == .recurrent ? .rnn : .dense, units: a.units,
                                                      activation: a.activation, useBias: a.useBias, loss: loss), input: input)
         }
@@ -121,6 +131,24 @@ enum DL4JLayerJSON {
         j["nin"] = JSONValue(nIn)
         j["nout"] = JSONValue(a.units)
         return .object(j.sortedByKey())
+    }
+
+    /// DL4J's loss (as `OutputAttributes.loss` names it) for a Keras loss of output `name`:
+    /// `training_config.loss` as a string, `{class_name, config}`, or a dict by output name.
+    static func kerasLoss(for name: String, trainingConfig: JSONValue?) -> String? {
+        guard var loss = trainingConfig?["loss"] else { return nil }
+        if let byOutput = loss.objectValue, loss["class_name"] == nil { guard let l = byOutput[name] else { return nil }; loss = l }
+        if let list = loss.arrayValue, list.count == 1 { loss = list[0] }
+        var keras = loss.stringValue ?? loss["config"]?["name"]?.stringValue ?? loss["class_name"]?.stringValue ?? ""
+        keras = keras.lowercased().replacingOccurrences(of: "_", with: "")
+        let table: [String: String] = [
+            "categoricalcrossentropy": "MCXENT", "sparsecategoricalcrossentropy": "SparseMCXENT",
+            "binarycrossentropy": "BinaryXENT", "meansquarederror": "MSE", "mse": "MSE", "meanabsoluteerror": "MAE",
+            "mae": "MAE", "meanabsolutepercentageerror": "MAPE", "mape": "MAPE", "meansquaredlogarithmicerror": "MSLE",
+            "msle": "MSLE", "hinge": "Hinge", "squaredhinge": "SquaredHinge", "kld": "KLD", "kldivergence": "KLD",
+            "kullbackleiblerdivergence": "KLD", "poisson": "Poisson", "cosineproximity": "CosineProximity",
+        ]
+        return table[keras]
     }
 
     static func output(_ node: Node, _ a: OutputAttributes, input: DL4JConfigGenerator.Flow) throws -> JSONValue {

@@ -110,7 +110,7 @@ struct KerasModelPlan {
             let shapes = node.inputs.map { inputShapes[$0.node] ?? [] }
             if sourceMajor == dialectMajor,
                var layer = Self.verbatim(node, name: layerName, dialect: dialect, inputShapes: shapes) {
-                layer.config["trainable"] = trainable
+                if layer.config["trainable"] != nil || node.freeze != .trainable { layer.config["trainable"] = trainable }
                 layer.calls = [(callInputs, kwargs)]
                 layers.append(layer)
                 refs[node.name] = KerasTensorReference(layer: layerName, call: 0, tensor: 0)
@@ -143,7 +143,7 @@ struct KerasModelPlan {
                                                                 "dtype": .string("float32")]
             for (k, v) in generated.fields { config[k] = v }
             // Keras 3's SpatialDropout layers take no `trainable` argument (they hold no weights).
-            if dialect == .keras3, generated.className.hasPrefix("SpatialDropout") { config.removeValue(forKey: "trainable") }
+            if generated.className.hasPrefix("SpatialDropout"), node.freeze == .trainable { config.removeValue(forKey: "trainable") }
             var layer = KerasExportLayer(name: layerName, className: generated.className, config: config)
             layer.calls = [(callInputs, kwargs)]
             layer.weights = generated.weights.map { ("\(layerName)/\($0.short):0", $0.tensor) }
@@ -226,7 +226,19 @@ struct KerasModelPlan {
         }
         // Opaque layers keep their config whole (a TensorFlowOpLayer's config name differs from its layer name).
         if !node.op.isOpaque { config["name"] = .string(name) }
-        if dialect == .tfKeras2 { config = loadableByBoth(config) }
+        if dialect == .tfKeras2 {
+            config = loadableByBoth(config)
+            // Keras 3's SeparableConv takes no kernel_* arguments (tf-keras ignores them: it
+            // has depthwise/pointwise ones); SpatialDropout no `trainable` (it has no weights).
+            if className.hasPrefix("SeparableConv") {
+                for key in ["kernel_initializer", "kernel_regularizer", "kernel_constraint"] { config.removeValue(forKey: key) }
+            }
+        }
+        if className.hasPrefix("SpatialDropout") {
+            // Keras 3's SpatialDropout takes neither (the noise shape is its own).
+            config.removeValue(forKey: "noise_shape")
+            if config["trainable"]?.boolValue == true { config.removeValue(forKey: "trainable") }
+        }
         var layer = KerasExportLayer(name: name, className: className, config: config)
         if dialect == .keras3 {
             for key in ["module", "registered_name", "build_config"] { if let v = raw[key] { layer.keras3Fields[key] = v } }
