@@ -4,7 +4,7 @@ APT_PACKAGES := pkg-config libhdf5-dev libzip-dev libopenblas-dev
 SUDO         := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 GRAFT        := .build/debug/graft
 
-.PHONY: deps build test run clean venv fixtures check-fixtures bench-data bench-h5py bench-keras-read interop-keras
+.PHONY: deps build test run clean venv fixtures check-fixtures bench-data bench-h5py bench-keras-read bench-surgery interop-keras
 
 ## Install the system libraries (Debian/Ubuntu) when any is missing.
 deps:
@@ -96,3 +96,9 @@ interop-keras: venv
 	GRAFT_INTEROP_DIR=$(CURDIR)/$(INTEROP_DIR) $(SWIFT) test --disable-swift-testing \
 	  --filter 'KerasWriterTests.testFixturesRoundTripThroughBothContainers|KerasRoundTripTests'
 	$(VENV_PY) interop/check_graft_written.py $(INTEROP_DIR)
+
+## The surgery benchmark (issue 6): widen one Dense layer of a VGG16-sized graph vs a full
+## copy of its weights, same run, median of 5 (release build).
+bench-surgery:
+	$(SWIFT) build -c release --product surgery-bench
+	$$($(SWIFT) build -c release --show-bin-path)/surgery-bench

@@ -41,6 +41,8 @@ let package = Package(
 
         // Benchmark timer (bench/README.md); not a test, not part of `make test`.
         .executableTarget(name: "graft-bench", dependencies: ["GraftCore", "GraftKeras"], path: "Benchmarks/graft-bench"),
+        // Surgery benchmark: widening one layer of a VGG16-sized graph vs a full weight copy.
+        .executableTarget(name: "surgery-bench", dependencies: ["GraftCore", "GraftSurgery"], path: "Benchmarks/surgery-bench"),
 
         .testTarget(name: "GraftCoreTests", dependencies: ["GraftCore"]),
         .testTarget(name: "GraftKerasTests", dependencies: ["GraftKeras", "GraftRuntime"]),

@@ -57,7 +57,40 @@ public enum ModelFile {
     }
 
     /// Reads any supported model. A Keras JSON config needs `weights` (its weights-only HDF5).
+    /// A freeze manifest beside the model (`<path>.graft.json`) restores the freeze states and
+    /// history the format lost; one that does not match the file (its output SHA-256 differs)
+    /// or cannot be read is ignored, with the reason in `source.extras["manifestWarning"]`.
     public static func load(path: String, weights: String? = nil) throws -> Graph {
+        let graph = try loadWithoutManifest(path: path, weights: weights)
+        return applyingManifest(to: graph, modelPath: path)
+    }
+
+    static func applyingManifest(to graph: Graph, modelPath path: String) -> Graph {
+        let manifestPath = FreezeManifest.path(forModel: path)
+        guard FileManager.default.fileExists(atPath: manifestPath) else { return graph }
+        var warning: String
+        do {
+            let manifest = try FreezeManifest.read(path: manifestPath)
+            let actual = try SHA256.hex(fileAt: path)
+            if manifest.output.sha256 == actual { return manifest.apply(to: graph) }
+            warning = "\(manifestPath) ignored: its output SHA-256 \(manifest.output.sha256 ?? "null") does not match the file (\(actual))"
+        } catch let error as GraftError {
+            warning = "\(manifestPath) ignored: \(error.description)"
+        } catch {
+            warning = "\(manifestPath) ignored: \(error)"
+        }
+        var g = graph
+        if case .object(var extras) = g.source.extras {
+            extras["manifestWarning"] = .string(warning)
+            g.source.extras = .object(extras)
+        } else {
+            g.source.extras = .object(["manifestWarning": .string(warning)])
+        }
+        return g
+    }
+
+    /// Reads a model without looking for its freeze manifest.
+    public static func loadWithoutManifest(path: String, weights: String? = nil) throws -> Graph {
         guard FileManager.default.fileExists(atPath: path) else {
             throw GraftError(.io, "no such file", file: path)
         }

@@ -52,7 +52,28 @@ public struct Interpreter {
     /// Runs the graph and returns the values of the requested node outputs (for featurizing
     /// at a frozen boundary or comparing per-layer activations).
     public func run(_ inputs: [Tensor], outputs wanted: [NodeOutput]) throws -> [Tensor] {
-        let inputNodes = graph.inputs
+        try evaluate(inputs, presets: [:], outputs: wanted)
+    }
+
+    /// Runs the graph from featurized values instead of its inputs (DL4J
+    /// TransferLearningHelper's `outputFromFeaturized`): each given node output takes the given
+    /// tensor (in the layout `run(_:outputs:)` returns it, e.g. as written by `featurize`), and
+    /// only the nodes after them are computed. Every graph input the wanted outputs still
+    /// depend on is an error.
+    public func run(from featurized: [NodeOutput: Tensor], outputs wanted: [NodeOutput]? = nil) throws -> [Tensor] {
+        guard !featurized.isEmpty else {
+            throw GraftError(.invalidArgument, "no featurized values given", expected: "at least one node output")
+        }
+        for key in featurized.keys.sorted(by: { $0.description < $1.description }) where graph.node(named: key.node) == nil {
+            throw GraftError(.invalidArgument, "no such node", field: "from", found: key.description)
+        }
+        return try evaluate([], presets: featurized, outputs: wanted ?? graph.outputs)
+    }
+
+    /// The forward pass: graph inputs (all of them, unless `presets` is non-empty, when only
+    /// the inputs still needed must be given, none in practice), then every needed node.
+    private func evaluate(_ inputs: [Tensor], presets: [NodeOutput: Tensor], outputs wanted: [NodeOutput]) throws -> [Tensor] {
+        let inputNodes = presets.isEmpty ? graph.inputs : []
         guard inputs.count == inputNodes.count else {
             throw GraftError(.invalidArgument, "wrong number of inputs",
                              expected: "\(inputNodes.count) (\(inputNodes.map(\.name).joined(separator: ", ")))",
@@ -64,7 +85,13 @@ public struct Interpreter {
         // Compute only what the wanted outputs depend on (featurizing at a boundary neither
         // pays for nor trips over the layers after it), and release each value once its last
         // consumer has run.
-        let needed = Interpreter.dependencies(of: wanted, in: graph)
+        let needed = Interpreter.dependencies(of: wanted, in: graph, stoppingAt: Set(presets.keys.map(\.node)))
+        if !presets.isEmpty, let input = graph.nodes.first(where: { n in
+            needed.contains(n.name) && !presets.keys.contains { $0.node == n.name } && { if case .input = n.op { return true }; return false }()
+        }) {
+            throw GraftError(.invalidArgument, "the outputs still depend on a graph input the featurized values do not cover",
+                             location: input.name, expected: "featurized values at a boundary that separates the inputs from the outputs")
+        }
         var remainingUses: [String: Int] = [:]
         for node in graph.nodes where needed.contains(node.name) {
             for i in node.inputs { remainingUses[i.node, default: 0] += 1 }
@@ -83,16 +110,26 @@ public struct Interpreter {
         if let first = inputNodes.first, let value = context.graphInputs[first.name], value.tensor.rank > 0 {
             context.batchSize = value.tensor.shape[0]
         }
+        // Featurized values arrive in the caller's layout; bring DL4J sequences back to [batch, time, features].
+        var presetValues: [NodeOutput: RuntimeValue] = [:]
+        for (ref, tensor) in presets {
+            let inner = tensor.rank == 3 && OutputLayout.sequencesTransposed(graph) ? try tensor.transposed([0, 2, 1]) : tensor
+            presetValues[ref] = RuntimeValue(inner.dtype == computeType ? inner : inner.converted(to: computeType))
+            if tensor.rank > 0 { context.batchSize = tensor.shape[0] }
+        }
 
         var values: [String: [RuntimeValue]] = [:]
         for node in graph.nodes where needed.contains(node.name) {
             let produced: [RuntimeValue]
-            if case .input = node.op {
+            if presets.keys.contains(where: { $0.node == node.name }) {
+                continue
+            } else if case .input = node.op {
                 guard let value = context.graphInputs[node.name] else { continue }
                 produced = [value]
             } else {
                 var args: [RuntimeValue] = []
                 for ref in node.inputs {
+                    if let preset = presetValues[ref] { args.append(preset); continue }
                     guard let outs = values[ref.node], ref.output < outs.count else {
                         throw GraftError(.invalidGraph, "input not computed", location: node.name,
                                          field: "inputs", found: ref.description)
@@ -114,6 +151,7 @@ public struct Interpreter {
 
         var results: [Tensor] = []
         for w in wanted {
+            if let preset = presets[w] { results.append(preset); continue }
             guard let outs = values[w.node], w.output < outs.count else {
                 throw GraftError(.invalidArgument, "no such node output", found: w.description)
             }
@@ -123,13 +161,13 @@ public struct Interpreter {
     }
 
     /// The names of the nodes `outputs` depend on, themselves included.
-    static func dependencies(of outputs: [NodeOutput], in graph: Graph) -> Set<String> {
+    static func dependencies(of outputs: [NodeOutput], in graph: Graph, stoppingAt stops: Set<String> = []) -> Set<String> {
         var inputsOf: [String: [NodeOutput]] = [:]
         for node in graph.nodes { inputsOf[node.name] = node.inputs }
         var seen = Set<String>()
         var stack = outputs.map(\.node)
         while let name = stack.popLast() {
-            guard seen.insert(name).inserted else { continue }
+            guard seen.insert(name).inserted, !stops.contains(name) else { continue }
             stack.append(contentsOf: (inputsOf[name] ?? []).map(\.node))
         }
         return seen

@@ -65,15 +65,33 @@ func remapAxis(_ t: Tensor, axis: Int, blocks: Int = 1, map: ChannelMap, scaled:
                 size == 4 ? Double(src.load(fromByteOffset: element * 4, as: Float.self))
                           : src.load(fromByteOffset: element * 8, as: Double.self)
             }
+            // Runs of channels copied unscaled from consecutive old channels: one memcpy per run
+            // and block (a widened Dense kernel's rows are copied whole, not entry by entry).
+            var runs: [(to: Int, from: Int, count: Int)] = []
+            var i0 = 0
+            while i0 < newN {
+                guard let j = map.sources[i0], !scaled || map.scales[i0] == 1 else { i0 += 1; continue }
+                var n = 1
+                while i0 + n < newN, map.sources[i0 + n] == j + n, !scaled || map.scales[i0 + n] == 1 { n += 1 }
+                runs.append((i0, j, n))
+                i0 += n
+            }
             for o in 0..<outer {
                 for b in 0..<blocks {
+                    if sliceBytes > 0 {
+                        for run in runs {
+                            let to = ((o * blocks + b) * newN + run.to) * inner
+                            let from = ((o * blocks + b) * oldN + run.from) * inner
+                            (dst.baseAddress! + to * size).copyMemory(from: src.baseAddress! + from * size, byteCount: sliceBytes * run.count)
+                        }
+                    }
                     for i in 0..<newN {
                         let to = ((o * blocks + b) * newN + i) * inner
                         if let j = map.sources[i] {
                             let from = ((o * blocks + b) * oldN + j) * inner
                             let s = scaled ? map.scales[i] : 1
                             if s == 1 {
-                                if sliceBytes > 0 { (dst.baseAddress! + to * size).copyMemory(from: src.baseAddress! + from * size, byteCount: sliceBytes) }
+                                continue  // copied with its run above
                             } else {
                                 for e in 0..<inner { store(load(from + e) * s, at: to + e) }
                             }

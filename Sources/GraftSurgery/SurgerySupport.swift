@@ -31,13 +31,14 @@ extension Graph {
     /// `Graph.validate()`, the result must too, or the edit is refused (nothing is returned).
     func recording(_ operation: String, _ arguments: [(String, JSONValue)], functionPreserving: Bool,
                    from original: Graph) throws -> Graph {
+        let edited = droppingStaleSourceConfigs(comparedTo: original)
         if (try? original.validate()) != nil {
-            do { try validate() } catch let e as GraftError {
+            do { try edited.validate() } catch let e as GraftError {
                 throw GraftError(.invalidGraph, "\(operation) would leave an invalid graph: \(e.message)", location: e.location,
                                  field: e.field, expected: e.expected, found: e.found)
             }
         }
-        return recording(operation, arguments, functionPreserving: functionPreserving)
+        return edited.recording(operation, arguments, functionPreserving: functionPreserving)
     }
 
     /// Names of every node `name` depends on (not including itself).

@@ -6,7 +6,11 @@ struct CheckFrozenCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "check-frozen",
         abstract: "Report frozen parameters of BASE that moved in TRAINED; exit 1 if any did.",
-        discussion: "Frozen layers are those BASE itself marks frozen (Keras trainable=false, DL4J FrozenLayer wrappers).")
+        discussion: """
+            When BASE has a freeze manifest beside it (BASE.graft.json, matching BASE's bytes), its \
+            frozen list and per-parameter SHA-256 are the reference; otherwise the layers BASE itself \
+            marks frozen (Keras trainable=false, DL4J FrozenLayer wrappers) are compared value by value.
+            """)
 
     @Argument(help: "The base model whose frozen layers must not move.") var base: String
     @Argument(help: "The model after training.") var trained: String
@@ -15,14 +19,14 @@ struct CheckFrozenCommand: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
-            let baseGraph = try ModelFile.load(path: base, weights: weightsBase)
-            let frozen = baseGraph.nodes.filter { $0.freeze != .trainable }
-            let moved = baseGraph.movedFrozenParameters(in: try ModelFile.load(path: trained, weights: weightsTrained))
-            for change in moved { printLine("moved: \(change.node)/\(change.parameter): \(change.kind) \(change.detail)") }
-            guard moved.isEmpty else {
-                throw GraftError(.verificationFailed, "\(moved.count) frozen parameter(s) moved", file: trained)
+            let trainedGraph = try loadModel(trained, weights: weightsTrained)
+            let check = try FrozenCheck.run(basePath: base, baseWeights: weightsBase, trained: trainedGraph)
+            if check.usedManifest { printLine("using freeze manifest \(FreezeManifest.path(forModel: base))") }
+            for moved in check.moved { printLine("moved: \(moved)") }
+            guard check.moved.isEmpty else {
+                throw GraftError(.verificationFailed, "\(check.moved.count) frozen parameter(s) moved", file: trained)
             }
-            printLine("\(frozen.count) frozen layer(s), \(frozen.reduce(0) { $0 + $1.parameters.count }) parameter tensor(s): none moved")
+            printLine("\(check.frozenNodeCount) frozen layer(s), \(check.frozenTensorCount) parameter tensor(s): none moved")
         }
     }
 }

@@ -11,7 +11,7 @@ struct ModelOptions: ParsableArguments {
     @Option(name: .long, help: "Weights-only HDF5 file, when MODEL is a Keras JSON config.")
     var weights: String?
 
-    func load() throws -> Graph { try ModelFile.load(path: model, weights: weights) }
+    func load() throws -> Graph { try loadModel(model, weights: weights) }
 }
 
 /// Tolerances for numeric comparisons: an element passes when |a − e| ≤ atol + rtol·|e|.
@@ -34,6 +34,15 @@ func reportingErrors(_ body: () throws -> Void) throws {
         FileHandle.standardError.write(Data("graft: \(error)\n".utf8))
         throw ExitCode(2)
     }
+}
+
+/// Loads a model, warning on stderr when a freeze manifest beside it was ignored.
+func loadModel(_ path: String, weights: String?) throws -> Graph {
+    let graph = try ModelFile.load(path: path, weights: weights)
+    if let warning = graph.source.extras["manifestWarning"]?.stringValue {
+        FileHandle.standardError.write(Data("graft: warning: \(warning)\n".utf8))
+    }
+    return graph
 }
 
 func printLine(_ text: String) {

@@ -17,6 +17,7 @@ struct Graft: ParsableCommand {
         subcommands: [
             InspectCommand.self, PredictCommand.self, VerifyCommand.self, FeaturizeCommand.self,
             DiffCommand.self, RenderCommand.self, CheckFrozenCommand.self, ConvertArrayCommand.self,
+            ConvertCommand.self, FreezeCommand.self, ApplyCommand.self,
         ]
     )
 

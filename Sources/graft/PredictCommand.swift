@@ -18,17 +18,29 @@ struct PredictCommand: ParsableCommand {
     @Option(name: .long, help: "Input array (.npy or .npz); repeat for several inputs.") var input: [String] = []
     @Option(name: .long, help: "Where to write the outputs (.npy for one output, .npz for any).") var output: String?
     @Option(name: .long, help: "Expected outputs to compare with (.npy or .npz).") var compare: String?
+    @Option(name: .long, help: "Start from featurized values of this layer (name or name:k): --input is then the features `graft featurize --at LAYER` wrote.") var from: String?
     @OptionGroup var tolerance: ToleranceOptions
 
     func validate() throws {
         if input.isEmpty { throw ValidationError("give at least one --input") }
         if output == nil && compare == nil { throw ValidationError("give --output, --compare, or both") }
+        if from != nil && input.count != 1 { throw ValidationError("with --from, give exactly one --input (the featurized array)") }
     }
 
     func run() throws {
         try reportingErrors {
             let graph = try model.load()
-            let outputs = try Interpreter(graph: graph).run(try ArrayFile.readInputs(input))
+            let outputs: [Tensor]
+            if let from {
+                let boundary = NodeOutput(parsing: from)
+                guard graph.node(named: boundary.node) != nil else {
+                    throw GraftError(.invalidArgument, "no such layer", field: "--from", found: from)
+                }
+                let features = try ArrayFile.readInputs(input)
+                outputs = try Interpreter(graph: graph).run(from: [boundary: features[0]])
+            } else {
+                outputs = try Interpreter(graph: graph).run(try ArrayFile.readInputs(input))
+            }
             if let output {
                 try ArrayFile.writeOutputs(outputs, to: output)
                 printLine("wrote \(outputs.count) output(s) to \(output): " + outputs.map { formatShape($0.shape) }.joined(separator: ", "))

@@ -11,10 +11,18 @@ struct RenderCommand: ParsableCommand {
 
     @OptionGroup var model: ModelOptions
     @Option(name: .long, help: "Where to write the picture (.dot or .svg).") var output: String
+    @Option(name: .long, help: "Another model (e.g. the one before surgery) to draw on the left, side by side.") var before: String?
 
     func run() throws {
         try reportingErrors {
-            let dot = try model.load().dot()
+            let graph = try model.load()
+            let dot: String
+            if let before {
+                let other = try ModelFile.load(path: before, weights: nil)
+                dot = Graph.dotSideBySide(before: other, after: graph, beforeTitle: before, afterTitle: model.model)
+            } else {
+                dot = graph.dot()
+            }
             if output.hasSuffix(".svg") {
                 try AtomicFile.write(try GraphvizRenderer.svg(fromDOT: dot), to: output)
             } else {

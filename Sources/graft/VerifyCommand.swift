@@ -10,7 +10,9 @@ struct VerifyCommand: ParsableCommand {
         discussion: """
             Both models run on the same inputs (--input, or seeded random inputs shaped like A's \
             inputs, with unknown sizes set to 4) and every output is compared; the largest errors \
-            are printed.
+            are printed. Inputs are given in A's layout; when B's format lays them out differently \
+            (DL4J [batch, features, time] vs Keras [batch, time, features], channels first vs last) \
+            they are transposed for B and B's outputs transposed back.
             """)
 
     @Argument(help: "The first model.") var a: String
@@ -23,11 +25,14 @@ struct VerifyCommand: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
-            let first = try ModelFile.load(path: a, weights: weightsA)
-            let second = try ModelFile.load(path: b, weights: weightsB)
+            let first = try loadModel(a, weights: weightsA)
+            let second = try loadModel(b, weights: weightsB)
             let inputs = input.isEmpty ? try RandomInputs.make(for: first, seed: seed) : try ArrayFile.readInputs(input)
+            // Map layouts between formats (DL4J [b, f, t] vs Keras [b, t, f], channels first vs last).
+            let mapping = try LayoutMapping(from: first, to: second)
+            if !mapping.isIdentity { printLine("mapping input layouts from A to B and B's outputs back") }
             let outA = try Interpreter(graph: first).run(inputs)
-            let outB = try Interpreter(graph: second).run(inputs)
+            let outB = try mapping.outputsForA(try Interpreter(graph: second).run(try mapping.inputsForB(inputs)))
             try checkOutputs(outB, expected: outA, tolerance: tolerance, names: second.outputs.map(\.description))
             printLine("same function within atol \(tolerance.atol), rtol \(tolerance.rtol)")
         }

@@ -1,0 +1,15 @@
+import GraftCore
+import GraftDL4J
+import GraftKeras
+
+/// The writers this build links, by format. Kept in one place so wiring a writer is one line.
+enum ModelWriters {
+    static func builtIn(_ format: ModelFormat) -> ModelWriter? {
+        switch format {
+        case .kerasH5: return ModelWriter(format: .kerasH5) { try KerasWriter.write($0, to: $1, container: .h5) }
+        case .keras3: return ModelWriter(format: .keras3) { try KerasWriter.write($0, to: $1, container: .keras) }
+        case .dl4jZip: return ModelWriter(format: .dl4jZip) { try DL4JWriter.write($0, to: $1) }
+        case .kerasJSON, .dl4jConfig: return nil
+        }
+    }
+}

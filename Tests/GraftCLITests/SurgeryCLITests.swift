@@ -1,0 +1,141 @@
+import Foundation
+import XCTest
+
+/// End-to-end tests of the surgery commands: apply, predict --from, render --before.
+final class SurgeryCLITests: XCTestCase {
+    var temp: URL!
+
+    override func setUpWithError() throws {
+        temp = FileManager.default.temporaryDirectory.appendingPathComponent("graft-surgery-cli-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: temp, withIntermediateDirectories: true)
+    }
+
+    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: temp) }
+
+    func graft(_ arguments: String...) throws -> CLITests.Result {
+        let process = Process()
+        process.executableURL = CLITests.binary
+        process.arguments = arguments
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        let stdout = out.fileHandleForReading.readDataToEndOfFile()
+        let stderr = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return CLITests.Result(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
+                               stderr: String(decoding: stderr, as: UTF8.self))
+    }
+
+    func write(_ text: String, _ name: String) throws -> String {
+        let path = temp.appendingPathComponent(name).path
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    let model = CLITests.fixture("lstm_timeseries.h5")
+    let io = CLITests.fixture("lstm_timeseries_io.npz")
+
+    /// The question's scenario: widen `lstm` by 3 (zero-fan-out), save, and the saved model
+    /// still computes what Keras computed (and what the original computes).
+    func testApplyWidenLSTMPreservesOutputs() throws {
+        let recipe = try write(#"{"ops": [{"op": "widen", "layer": "lstm", "by": 3, "mode": "zero-fan-out"}, {"op": "freeze", "upTo": "lstm"}]}"#, "r.json")
+        let dry = try graft("apply", model, recipe, "--dry-run")
+        XCTAssertEqual(dry.status, 0, dry.stderr)
+        XCTAssertTrue(dry.stdout.contains("widen") && dry.stdout.contains("preserves the function"), dry.stdout)
+        XCTAssertTrue(dry.stdout.contains("lstm"), dry.stdout)
+
+        let out = temp.appendingPathComponent("wide.h5").path
+        let r = try graft("apply", model, recipe, "--output", out)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: out + ".graft.json"))
+        let inspect = try graft("inspect", out)
+        XCTAssertTrue(inspect.stdout.contains("9"), inspect.stdout)  // 6 + 3 units
+        let verify = try graft("verify", model, out)
+        XCTAssertEqual(verify.status, 0, verify.stdout + verify.stderr)
+        let predict = try graft("predict", out, "--input", io, "--compare", io, "--atol", "1e-6", "--rtol", "0")
+        XCTAssertEqual(predict.status, 0, predict.stdout + predict.stderr)
+
+        // Exported to the other format (DL4J zip), still the same function.
+        let zip = temp.appendingPathComponent("wide.zip").path
+        let toDL4J = try graft("apply", model, recipe, "--output", zip)
+        XCTAssertEqual(toDL4J.status, 0, toDL4J.stderr)
+        let verifyZip = try graft("verify", model, zip)
+        XCTAssertEqual(verifyZip.status, 0, verifyZip.stdout + verifyZip.stderr)
+    }
+
+    /// The same scenario starting from a DL4J model (the Keras fixture converted to a DL4J zip):
+    /// widen its LSTM by 3, then add an untrained LSTM layer in DL4J notation, export to Keras.
+    func testApplyOnDL4JModel() throws {
+        let dl4j = temp.appendingPathComponent("base.zip").path
+        let convert = try graft("convert", model, dl4j)
+        XCTAssertEqual(convert.status, 0, convert.stderr)
+        let names = try graft("inspect", dl4j).stdout
+        guard let lstmName = names.split(separator: "\n").map({ $0.split(separator: " ").map(String.init) })
+            .first(where: { $0.count > 1 && $0[1] == "lstm" })?.first else {
+            return XCTFail("no lstm layer in \(names)")
+        }
+        let widen = try write(#"{"ops": [{"op": "widen", "layer": "\#(lstmName)", "by": 3}]}"#, "w.json")
+        let wide = temp.appendingPathComponent("wide.zip").path
+        let r = try graft("apply", dl4j, widen, "--output", wide)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertEqual(try graft("verify", dl4j, wide).status, 0)
+        let deeper = try write(#"""
+            {"ops": [{"op": "insertLayer", "after": "\#(lstmName)", "name": "lstm_new", "init": "glorotUniform",
+                      "layer": {"@class": "org.deeplearning4j.nn.conf.layers.LSTM", "nin": 9, "nout": 5,
+                                "activationFn": {"@class": "org.nd4j.linalg.activations.impl.ActivationTanH"}}}]}
+            """#, "d.json")
+        let keras = temp.appendingPathComponent("deeper.h5").path
+        let d = try graft("apply", wide, deeper, "--output", keras)
+        XCTAssertEqual(d.status, 0, d.stdout + d.stderr)
+        XCTAssertTrue(try graft("inspect", keras).stdout.contains("lstm_new"))
+    }
+
+    /// A new layer given as a Keras config is added through the foreign-layer hook.
+    func testApplyAddsKerasConfigLayer() throws {
+        let recipe = try write(#"""
+            {"ops": [{"op": "insertLayer", "after": "lstm", "name": "lstm_new", "layer": {"class_name": "LSTM", "config": {"name": "lstm_new", "units": 6, "return_sequences": true}}, "init": "glorotUniform"}]}
+            """#, "r.json")
+        let r = try graft("apply", model, recipe, "--dry-run")
+        XCTAssertEqual(r.status, 0, r.stdout + r.stderr)
+        XCTAssertTrue(r.stdout.contains("insertLayer") && r.stdout.contains("changes the function"), r.stdout)
+    }
+
+    /// Invalid requests fail with a clear error and leave no output file.
+    func testApplyRefusesUnknownLayerAndWritesNothing() throws {
+        let recipe = try write(#"{"ops": [{"op": "widen", "layer": "nope", "by": 3}]}"#, "r.json")
+        let out = temp.appendingPathComponent("x.h5").path
+        let r = try graft("apply", model, recipe, "--output", out)
+        XCTAssertEqual(r.status, 2)
+        XCTAssertTrue(r.stderr.contains("nope"), r.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: out))
+        XCTAssertFalse(FileManager.default.fileExists(atPath: out + ".graft.json"))
+    }
+
+    /// DL4J's outputFromFeaturized: featurize at `lstm` (in batches of 1), then predict from
+    /// those features equals the full forward pass.
+    func testPredictFromFeaturizedEqualsFullPredict() throws {
+        let features = temp.appendingPathComponent("f.npy").path
+        let f = try graft("featurize", model, "--at", "lstm", "--input", io, "--output", features, "--batch-size", "1")
+        XCTAssertEqual(f.status, 0, f.stderr)
+        XCTAssertTrue(f.stderr.isEmpty, "no progress bar when stderr is not a terminal: \(f.stderr)")
+        let full = temp.appendingPathComponent("full.npy").path, partial = temp.appendingPathComponent("partial.npy").path
+        XCTAssertEqual(try graft("predict", model, "--input", io, "--output", full).status, 0)
+        let r = try graft("predict", model, "--from", "lstm", "--input", features, "--output", partial)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: full)), try Data(contentsOf: URL(fileURLWithPath: partial)))
+        let compare = try graft("predict", model, "--from", "lstm", "--input", features, "--compare", io)
+        XCTAssertEqual(compare.status, 0, compare.stdout + compare.stderr)
+        let bad = try graft("predict", model, "--from", "nope", "--input", features, "--output", partial)
+        XCTAssertEqual(bad.status, 2)
+    }
+
+    func testRenderBeforeDrawsTwoClusters() throws {
+        let dot = temp.appendingPathComponent("g.dot").path
+        let r = try graft("render", CLITests.fixture("lstm_timeseries_keras3.h5"), "--before", model, "--output", dot)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let text = try String(contentsOfFile: dot, encoding: .utf8)
+        XCTAssertTrue(text.contains("subgraph \"cluster_0\"") && text.contains("subgraph \"cluster_1\""), text)
+        XCTAssertTrue(text.contains("\"before/lstm\"") && text.contains("\"after/lstm\""), text)
+    }
+}
