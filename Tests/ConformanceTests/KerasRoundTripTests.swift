@@ -59,7 +59,8 @@ final class KerasRoundTripTests: XCTestCase {
                         try checkForward(entry, back)
                         passed += 1
                         print("PASS roundtrip \(name)")
-                        try keepForInterop(out, name: name, entry: entry, graph: original)
+                        let source = label == "json" ? nil : (model[label]?.stringValue).map(Corpus.path)
+                        try keepForInterop(out, name: name, entry: entry, graph: original, source: source)
                     } catch let e as GraftError where e.kind == .unsupported && (container == .keras) != (Self.kerasMajor(original) == 3) {
                         // Across Keras generations some layers have no equivalent (a tf-keras Lambda,
                         // ThresholdedReLU, hard-sigmoid gates of slope 0.2): a clear error naming the node.
@@ -136,8 +137,8 @@ final class KerasRoundTripTests: XCTestCase {
     }
 
     /// Copies a written file and the case's inputs/outputs to `GRAFT_INTEROP_DIR`, with a
-    /// line in `interop.tsv`: file, io, atol, rtol, frozen layers.
-    func keepForInterop(_ path: String, name: String, entry: JSONValue, graph: Graph) throws {
+    /// line in `interop.tsv`: file, io, atol, rtol, the source model ("-" when none), frozen layers.
+    func keepForInterop(_ path: String, name: String, entry: JSONValue, graph: Graph, source: String?) throws {
         guard let dir = Self.interopDirectory, (entry["checks"]?.stringArray ?? []).contains("forward"),
               !graph.nodes.contains(where: \.op.isOpaque),
               let inputSpec = entry["inputs"], let expectedSpec = entry["expected"] else { return }
@@ -146,11 +147,12 @@ final class KerasRoundTripTests: XCTestCase {
         let atol = entry["tolerance"]?["atol"]?.doubleValue ?? 1e-5
         let rtol = entry["tolerance"]?["rtol"]?.doubleValue ?? 1e-4
         let frozen = graph.nodes.filter { $0.freeze != .trainable }.map { $0.name.replacingOccurrences(of: "/", with: "_") }
-        try Self.keep(path, name: name, inputs: inputs, outputs: expected, atol: atol, rtol: rtol, frozen: frozen, in: dir)
+        try Self.keep(path, name: name, inputs: inputs, outputs: expected, atol: atol, rtol: rtol, source: source,
+                      frozen: frozen, in: dir)
     }
 
     static func keep(_ path: String, name: String, inputs: [Tensor], outputs: [Tensor], atol: Double, rtol: Double,
-                     frozen: [String], in dir: URL) throws {
+                     source: String?, frozen: [String], in dir: URL) throws {
         let target = dir.appendingPathComponent(name)
         try? FileManager.default.removeItem(at: target)
         try FileManager.default.copyItem(atPath: path, toPath: target.path)
@@ -159,7 +161,7 @@ final class KerasRoundTripTests: XCTestCase {
         for (i, t) in outputs.enumerated() { arrays["output_\(i)"] = t }
         let io = name + "_io.npz"
         try NPZ.write(arrays, to: dir.appendingPathComponent(io).path)
-        let line = ([name, io, "\(atol)", "\(rtol)"] + frozen).joined(separator: "\t") + "\n"
+        let line = ([name, io, "\(atol)", "\(rtol)", source ?? "-"] + frozen).joined(separator: "\t") + "\n"
         let list = dir.appendingPathComponent("interop.tsv")
         if let handle = FileHandle(forWritingAtPath: list.path) {
             handle.seekToEndOfFile()
@@ -216,7 +218,7 @@ final class KerasRoundTripTests: XCTestCase {
                 if let dir = Self.interopDirectory {
                     let frozen = back.nodes.filter { $0.freeze != .trainable }.map(\.name)
                     try Self.keep(out, name: name, inputs: [kerasInput], outputs: wantKeras, atol: 1e-5, rtol: 1e-4,
-                                  frozen: frozen, in: dir)
+                                  source: nil, frozen: frozen, in: dir)
                 }
             } catch {
                 XCTFail("\(id): \(error)")

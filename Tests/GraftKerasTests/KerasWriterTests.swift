@@ -74,7 +74,8 @@ final class KerasWriterTests: XCTestCase {
                         let io = interop.appendingPathComponent(name + "_io.npz")
                         try? FileManager.default.removeItem(at: io)
                         try FileManager.default.copyItem(at: Self.fixtures.appendingPathComponent(fixture.io), to: io)
-                        let line = ([name, name + "_io.npz", "\(fixture.atol)", "\(fixture.rtol)"] + fixture.frozen)
+                        let source = Self.fixtures.appendingPathComponent(file).path
+                        let line = ([name, name + "_io.npz", "\(fixture.atol)", "\(fixture.rtol)", source] + fixture.frozen)
                             .joined(separator: "\t") + "\n"
                         let list = interop.appendingPathComponent("interop.tsv")
                         if let handle = FileHandle(forWritingAtPath: list.path) {
