@@ -99,6 +99,9 @@ def main():
               f"hard_sigmoid in Keras 3, source fails too), {total - passed - env} failed")
     if failed:
         print("failed: " + ", ".join(failed))
+    passed_all = sum(p for p, _, _ in totals.values())
+    apart_all = sum(e for _, _, e in totals.values())
+    print(f"interop: {passed_all} passed, {len(failed)} failed, {apart_all} skipped")
     return 0 if not failed else 1
 
 
