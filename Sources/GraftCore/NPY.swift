@@ -35,7 +35,7 @@ public enum NPY {
             throw GraftError(.unsupported, "unknown .npy version", field: "version", expected: "1, 2 or 3", found: "\(major)")
         }
         guard headerStart + headerLength <= bytes.count else {
-            throw GraftError(.malformed, "truncated .npy header", expected: "\(headerLength) header bytes",
+            throw GraftError(.malformed, "truncated .npy header", field: "header", expected: "\(headerLength) header bytes",
                              found: "\(bytes.count - headerStart)")
         }
         let header = String(decoding: bytes[headerStart..<headerStart + headerLength], as: UTF8.self)
@@ -44,7 +44,7 @@ public enum NPY {
         let byteCount = try Tensor.checkedByteCount(shape: shape, dtype: dtype)
         let dataStart = headerStart + headerLength
         guard bytes.count - dataStart == byteCount else {
-            throw GraftError(.shapeMismatch, "data size does not match the header's shape",
+            throw GraftError(.shapeMismatch, "data size does not match the header's shape", field: "data",
                              expected: "\(byteCount) bytes for \(shape) \(descr)", found: "\(bytes.count - dataStart) bytes")
         }
         var tensor = try bytes.withUnsafeBytes { raw in

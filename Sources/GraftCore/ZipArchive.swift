@@ -18,7 +18,8 @@ public final class ZipArchive {
         self.path = path
         var err: Int32 = 0
         guard let h = zip_open(path, ZIP_RDONLY, &err) else {
-            throw GraftError(.malformed, "not a readable zip archive (libzip error \(err))", file: path)
+            throw GraftError(.malformed, "not a readable zip archive", file: path, field: "zip structure",
+                             expected: "a zip archive with a central directory", found: "libzip error \(err)")
         }
         handle = h
         let count = zip_get_num_entries(h, 0)
@@ -29,8 +30,9 @@ public final class ZipArchive {
             names.append(String(cString: cName))
         }
         entryNames = names
+        // The object is fully initialised here, so `deinit` closes the handle when this throws
+        // (closing it here as well was a double free).
         for name in names where name.hasPrefix("/") || name.split(separator: "/").contains("..") {
-            zip_discard(h)
             throw GraftError(.malformed, "zip entry with an unsafe path", file: path, location: name,
                              expected: "a relative path without '..'", found: name)
         }
@@ -40,39 +42,59 @@ public final class ZipArchive {
 
     public func contains(_ name: String) -> Bool { entryNames.contains(name) }
 
+    /// Refuse entries that expand more than this many times over their compressed size…
+    public var maxCompressionRatio: UInt64 = 1000
+    /// …when they also expand to more than this many bytes (100 MB by default).
+    public var compressionRatioFloorBytes: UInt64 = 100 << 20
+
     /// The uncompressed size the archive declares for an entry.
     public func declaredSize(of name: String) throws -> UInt64 {
+        try sizes(of: name).size
+    }
+
+    /// The declared uncompressed and compressed sizes of an entry.
+    func sizes(of name: String) throws -> (size: UInt64, compressed: UInt64) {
         var st = zip_stat_t()
         zip_stat_init(&st)
         guard zip_stat(handle, name, 0, &st) == 0 else {
             throw GraftError(.missingWeights, "zip entry not found", file: path, location: name)
         }
-        return st.size
+        return (st.size, st.comp_size)
     }
 
     /// The whole uncompressed content of an entry. Fails when the entry is missing, larger
-    /// than `maxEntryBytes`, or shorter than it declares.
+    /// than `maxEntryBytes`, expands suspiciously (a zip bomb: more than `maxCompressionRatio`
+    /// times its compressed size and more than `compressionRatioFloorBytes`), or is shorter
+    /// than it declares. Memory grows with the bytes actually inflated, never with the
+    /// declared size alone.
     public func read(_ name: String) throws -> [UInt8] {
-        let size = try declaredSize(of: name)
+        let (size, compressed) = try sizes(of: name)
         guard size <= maxEntryBytes else {
             throw GraftError(.malformed, "zip entry too large", file: path, location: name,
                              expected: "at most \(maxEntryBytes) bytes", found: "\(size) bytes")
+        }
+        if size > compressionRatioFloorBytes && size / max(compressed, 1) > maxCompressionRatio {
+            throw GraftError(.malformed, "zip entry has a suspicious compression ratio (zip bomb?)", file: path,
+                             location: name, field: "uncompressed size",
+                             expected: "at most \(maxCompressionRatio)× the compressed \(compressed) bytes",
+                             found: "\(size) bytes")
         }
         guard let file = zip_fopen(handle, name, 0) else {
             throw GraftError(.malformed, "cannot open zip entry", file: path, location: name)
         }
         defer { zip_fclose(file) }
-        var bytes = [UInt8](repeating: 0, count: Int(size))
-        var done = 0
-        while done < bytes.count {
-            let n = bytes.withUnsafeMutableBytes { buf in
-                zip_fread(file, buf.baseAddress!.advanced(by: done), zip_uint64_t(buf.count - done))
-            }
+        let total = Int(size)
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(min(total, 1 << 20))
+        var chunk = [UInt8](repeating: 0, count: min(max(total, 1), 1 << 20))
+        while bytes.count < total {
+            let want = min(chunk.count, total - bytes.count)
+            let n = chunk.withUnsafeMutableBytes { buf in zip_fread(file, buf.baseAddress, zip_uint64_t(want)) }
             guard n > 0 else {
                 throw GraftError(.malformed, "zip entry is truncated or corrupt", file: path, location: name,
-                                 expected: "\(size) bytes", found: "\(done) bytes")
+                                 expected: "\(size) bytes", found: "\(bytes.count) bytes")
             }
-            done += Int(n)
+            bytes.append(contentsOf: chunk[0..<Int(n)])
         }
         return bytes
     }
