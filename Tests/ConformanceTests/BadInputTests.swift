@@ -40,6 +40,7 @@ final class BadInputTests: XCTestCase {
                 file = try c.run(caseDir)
                 XCTFail("\(c.name): no error")
             } catch let e as GraftError {
+                print("catalogue \(c.name) [\(e.kind.rawValue)]: \(e)")
                 file = file.isEmpty ? (e.file ?? "") : file
                 XCTAssertEqual(e.kind, c.kind, "\(c.name): \(e)")
                 XCTAssertNotNil(e.file, "\(c.name): no file in \(e)")

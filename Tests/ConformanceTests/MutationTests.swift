@@ -36,14 +36,14 @@ final class MutationTests: XCTestCase {
 
     func testNPZMutants() throws {
         let seed = try fixture("mlp_io.npz")
-        try runFiles("npz", seeds: [seed], count: 800, ext: "npz") { _ = try NPZ.read(path: $0) }
-        try runZipEntries("npz-entries", seed: seed, count: 800, ext: "npz") { _ = try NPZ.read(path: $0) }
+        try runFiles("npz", seeds: [seed], count: 1500, ext: "npz") { _ = try NPZ.read(path: $0) }
+        try runZipEntries("npz-entries", seed: seed, count: 1500, ext: "npz") { _ = try NPZ.read(path: $0) }
     }
 
     func testDL4JConfigurationMutants() throws {
         let seeds = corpusFiles(["dl4j/integration/MLPMnist/config.mlc.json"])
         try XCTSkipIf(seeds.isEmpty, "corpus not present")
-        try runJSON("dl4j-config", seeds: seeds, count: 1500) {
+        try runJSON("dl4j-config", seeds: seeds, count: 3000) {
             _ = try DL4JReader.readConfiguration(json: $0, file: "mutant.json")
         }
     }
@@ -52,22 +52,22 @@ final class MutationTests: XCTestCase {
         let seeds = corpusFiles(["dl4j/regression/050/050_ModelSerializer_Regression_MLP_1.zip",
                                  "dl4j/regression/080/080_ModelSerializer_Regression_LSTM_1.zip"])
         try XCTSkipIf(seeds.isEmpty, "corpus not present")
-        try runFiles("dl4j-zip", seeds: seeds, count: 600, ext: "zip") { _ = try ModelFile.load(path: $0) }
+        try runFiles("dl4j-zip", seeds: seeds, count: 1000, ext: "zip") { _ = try ModelFile.load(path: $0) }
         for (i, seed) in seeds.enumerated() {
-            try runZipEntries("dl4j-zip-entries-\(i)", seed: seed, count: 600, ext: "zip") { _ = try ModelFile.load(path: $0) }
+            try runZipEntries("dl4j-zip-entries-\(i)", seed: seed, count: 1000, ext: "zip") { _ = try ModelFile.load(path: $0) }
         }
     }
 
     func testKerasH5Mutants() throws {
         let seed = try fixture("mlp.h5")
-        try runFiles("keras-h5", seeds: [seed], count: 600, ext: "h5") { _ = try ModelFile.load(path: $0) }
+        try runFiles("keras-h5", seeds: [seed], count: 1000, ext: "h5") { _ = try ModelFile.load(path: $0) }
     }
 
     func testKerasJSONConfigMutants() throws {
         let weights = fixturePath("lstm_timeseries_weights.h5")
         let seeds = [try fixture("lstm_timeseries_config.json")]
         let dir = try scratch("keras-json")
-        try runJSON("keras-json", seeds: seeds, count: 600) { json in
+        try runJSON("keras-json", seeds: seeds, count: 2000) { json in
             let path = dir + "/config.json"
             try Data(json.serialized().utf8).write(to: URL(fileURLWithPath: path))
             _ = try KerasReader.read(configPath: path, weightsPath: weights)
@@ -76,8 +76,8 @@ final class MutationTests: XCTestCase {
 
     func testKeras3ArchiveMutants() throws {
         let seed = try fixture("mlp_keras3.keras")
-        try runFiles("keras3", seeds: [seed], count: 300, ext: "keras") { _ = try ModelFile.load(path: $0) }
-        try runZipEntries("keras3-entries", seed: seed, count: 500, ext: "keras") { _ = try ModelFile.load(path: $0) }
+        try runFiles("keras3", seeds: [seed], count: 1000, ext: "keras") { _ = try ModelFile.load(path: $0) }
+        try runZipEntries("keras3-entries", seed: seed, count: 1000, ext: "keras") { _ = try ModelFile.load(path: $0) }
     }
 
     // MARK: Drivers
