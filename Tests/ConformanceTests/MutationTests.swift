@@ -60,7 +60,7 @@ final class MutationTests: XCTestCase {
 
     func testKerasH5Mutants() throws {
         let seed = try fixture("mlp.h5")
-        try runFiles("keras-h5", seeds: [seed], count: 1000, ext: "h5") { _ = try ModelFile.load(path: $0) }
+        try runFiles("keras-h5", seeds: [seed], count: 3000, ext: "h5") { _ = try ModelFile.load(path: $0) }
     }
 
     func testKerasJSONConfigMutants() throws {
