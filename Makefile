@@ -4,7 +4,7 @@ APT_PACKAGES := pkg-config libhdf5-dev libzip-dev libopenblas-dev
 SUDO         := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 GRAFT        := .build/debug/graft
 
-.PHONY: deps build test run clean venv fixtures check-fixtures bench-data bench-h5py bench-keras-read bench-surgery interop-keras
+.PHONY: deps build test run clean venv fixtures check-fixtures bench-data bench-h5py bench-keras-read bench-surgery interop-keras test-asan mutate
 
 ## Install the system libraries (Debian/Ubuntu) when any is missing.
 deps:
@@ -32,7 +32,17 @@ run: build
 	$(GRAFT) predict $(DEMO_MODEL) --input $(DEMO_IO) --output .build/demo/lstm_timeseries_out.npy --compare $(DEMO_IO)
 
 clean:
-	rm -rf .build
+	rm -rf .build .build-asan
+
+## Hostile input (issue 7). The parser tests under AddressSanitizer (own build folder), and a
+## longer run of the deterministic mutation test (GRAFT_MUTANTS scales the per-parser counts).
+ASAN_FILTER := MutationTests|BadInputTests|NPYTests|JSONValueTests|Nd4jArrayTests|DL4JConfigTests|HDF5Tests|ModelFileTests
+test-asan: deps
+	$(SWIFT) test --disable-swift-testing --sanitize=address --scratch-path .build-asan --filter '$(ASAN_FILTER)'
+
+GRAFT_MUTANTS ?= 20
+mutate: deps
+	GRAFT_MUTANTS=$(GRAFT_MUTANTS) $(SWIFT) test --disable-swift-testing --filter MutationTests
 
 # ---- Python side: fixtures, interop checks, benchmark data (see fixtures/README.md) ----
 # A venv under .build/ with numpy, h5py, TensorFlow (CPU), tf-keras (tf.keras 2.x) and Keras 3,

@@ -87,11 +87,17 @@ static inline int graft_h5_dataset_layout(hid_t dataset) {
 /* Opens a file read-only. When HDF5's file locking fails (read-only or network file
    systems), retries with locking disabled: a reader never needs the lock. */
 static inline hid_t graft_h5_open_readonly(const char *path) {
-    hid_t fid = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    /* H5F_CLOSE_STRONG: closing the file also closes any object an error path left open,
+       so a malformed file can never keep its file (and metadata cache) alive. */
+    hid_t strong = H5Pcreate(H5P_FILE_ACCESS);
+    if (strong >= 0) H5Pset_fclose_degree(strong, H5F_CLOSE_STRONG);
+    hid_t fid = H5Fopen(path, H5F_ACC_RDONLY, strong >= 0 ? strong : H5P_DEFAULT);
+    if (strong >= 0) H5Pclose(strong);
 #if H5_VERSION_GE(1, 10, 7)
     if (fid < 0) {
         hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
         if (fapl >= 0) {
+            H5Pset_fclose_degree(fapl, H5F_CLOSE_STRONG);
             H5Pset_file_locking(fapl, 0, 1);
             fid = H5Fopen(path, H5F_ACC_RDONLY, fapl);
             H5Pclose(fapl);

@@ -74,7 +74,7 @@ public enum NPY {
         var storedShape: [Int] { fortran ? Array(shape.reversed()) : shape }
 
         func sizeMismatch(found: Int) -> GraftError {
-            GraftError(.shapeMismatch, "data size does not match the header's shape",
+            GraftError(.shapeMismatch, "data size does not match the header's shape", field: "data",
                        expected: "\(byteCount) bytes for \(shape) \(descr)", found: "\(found) bytes")
         }
 
@@ -109,7 +109,7 @@ public enum NPY {
             throw GraftError(.unsupported, "unknown .npy version", field: "version", expected: "1, 2 or 3", found: "\(major)")
         }
         guard headerStart + headerLength <= available else {
-            throw GraftError(.malformed, "truncated .npy header", expected: "\(headerLength) header bytes",
+            throw GraftError(.malformed, "truncated .npy header", field: "header", expected: "\(headerLength) header bytes",
                              found: "\(available - headerStart)")
         }
         return (headerStart, headerLength)

@@ -18,7 +18,8 @@ public final class ZipArchive {
         self.path = path
         var err: Int32 = 0
         guard let h = zip_open(path, ZIP_RDONLY, &err) else {
-            throw GraftError(.malformed, "not a readable zip archive (libzip error \(err))", file: path)
+            throw GraftError(.malformed, "not a readable zip archive", file: path, field: "zip structure",
+                             expected: "a zip archive with a central directory", found: "libzip error \(err)")
         }
         handle = h
         let count = zip_get_num_entries(h, 0)
@@ -29,7 +30,8 @@ public final class ZipArchive {
             names.append(String(cString: cName))
         }
         entryNames = names
-        // Every stored property is set, so `deinit` runs (and discards the handle) when this throws.
+        // The object is fully initialised here, so `deinit` closes the handle when this throws
+        // (closing it here as well was a double free).
         for name in names where name.hasPrefix("/") || name.split(separator: "/").contains("..") {
             throw GraftError(.malformed, "zip entry with an unsafe path", file: path, location: name,
                              expected: "a relative path without '..'", found: name)
@@ -40,27 +42,34 @@ public final class ZipArchive {
 
     public func contains(_ name: String) -> Bool { entryNames.contains(name) }
 
+    /// Refuse entries that expand more than this many times over their compressed size…
+    public var maxCompressionRatio: UInt64 = 1000
+    /// …when they also expand to more than this many bytes (100 MB by default).
+    public var compressionRatioFloorBytes: UInt64 = 100 << 20
+
     /// The uncompressed size the archive declares for an entry.
     public func declaredSize(of name: String) throws -> UInt64 {
+        try stat(name).size
+    }
+
+    /// What the archive declares about an entry (sizes, compression method).
+    func stat(_ name: String) throws -> zip_stat_t {
         var st = zip_stat_t()
         zip_stat_init(&st)
         guard zip_stat(handle, name, 0, &st) == 0 else {
             throw GraftError(.missingWeights, "zip entry not found", file: path, location: name)
         }
-        return st.size
+        return st
     }
 
     /// The whole uncompressed content of an entry. Fails when the entry is missing, larger
-    /// than `maxEntryBytes`, or shorter than it declares. Memory grows with the bytes actually
-    /// read (after a first reservation of at most 64 MiB), so a size the archive merely claims
-    /// is never allocated up front; a stored entry must declare its stored size.
+    /// than `maxEntryBytes`, expands suspiciously (a zip bomb: more than `maxCompressionRatio`
+    /// times its compressed size and more than `compressionRatioFloorBytes`), or is shorter
+    /// than it declares. Memory grows with the bytes actually inflated, never with the
+    /// declared size alone. A stored (uncompressed) entry must declare its stored size.
     public func read(_ name: String) throws -> [UInt8] {
-        var st = zip_stat_t()
-        zip_stat_init(&st)
-        guard zip_stat(handle, name, 0, &st) == 0 else {
-            throw GraftError(.missingWeights, "zip entry not found", file: path, location: name)
-        }
-        let size = st.size
+        let st = try stat(name)
+        let size = st.size, compressed = st.comp_size
         guard size <= maxEntryBytes else {
             throw GraftError(.malformed, "zip entry too large", file: path, location: name,
                              expected: "at most \(maxEntryBytes) bytes", found: "\(size) bytes")
@@ -70,14 +79,20 @@ public final class ZipArchive {
             throw GraftError(.malformed, "stored zip entry declares a size other than its stored size", file: path,
                              location: name, expected: "\(st.comp_size) bytes", found: "\(size) bytes")
         }
+        if size > compressionRatioFloorBytes && size / max(compressed, 1) > maxCompressionRatio {
+            throw GraftError(.malformed, "zip entry has a suspicious compression ratio (zip bomb?)", file: path,
+                             location: name, field: "uncompressed size",
+                             expected: "at most \(maxCompressionRatio)× the compressed \(compressed) bytes",
+                             found: "\(size) bytes")
+        }
         guard let file = zip_fopen(handle, name, 0) else {
             throw GraftError(.malformed, "cannot open zip entry", file: path, location: name)
         }
         defer { zip_fclose(file) }
         let total = Int(size)
         var bytes: [UInt8] = []
-        bytes.reserveCapacity(min(total, 64 << 20))
-        var chunk = [UInt8](repeating: 0, count: min(max(total, 1), 4 << 20))
+        bytes.reserveCapacity(min(total, 1 << 20))
+        var chunk = [UInt8](repeating: 0, count: min(max(total, 1), 1 << 20))
         while bytes.count < total {
             let want = min(chunk.count, total - bytes.count)
             let n = chunk.withUnsafeMutableBytes { buf in zip_fread(file, buf.baseAddress, zip_uint64_t(want)) }

@@ -65,11 +65,11 @@ public struct Nd4jArray: Sendable {
         for _ in 0..<shapeHeader.count {
             info.append(shapeElementSize == 4 ? Int64(try r.readInt32("shape-info value")) : try r.readInt64("shape-info value"))
         }
-        let rank = Int(info[0])
-        guard rank >= 0, 2 * rank + 4 == shapeHeader.count else {
+        guard info[0] >= 0, info[0] <= 32, 2 * Int(info[0]) + 4 == shapeHeader.count else {
             throw r.error("rank does not match the shape-info length", field: "rank",
                           expected: "rank = (\(shapeHeader.count) − 4) / 2", found: "\(info[0])")
         }
+        let rank = Int(info[0])
         let shape = info[1..<(1 + rank)].map { Int($0) }
         let strides = info[(1 + rank)..<(1 + 2 * rank)].map { Int($0) }
         let extras = info[1 + 2 * rank]
@@ -97,7 +97,18 @@ public struct Nd4jArray: Sendable {
 
         // The legacy slot before ews is an offset into the data buffer; the new one is a flag word.
         let offset = shapeHeader.encoding == .mixedDataTypes ? 0 : Int(extras)
-        let elementCount = try Tensor.checkedByteCount(shape: shape, dtype: dtype) / elementSize
+        let byteCount: Int
+        do { byteCount = try Tensor.checkedByteCount(shape: shape, dtype: dtype) } catch let e as GraftError {
+            throw r.error(e.kind, e.message, field: "shape", expected: "a shape whose size fits in memory", found: "\(shape)")
+        }
+        let elementCount = byteCount / elementSize
+        // Zero strides could spread a tiny buffer over a huge shape: never produce more
+        // elements than the data buffer holds (Nd4j.write stores every element).
+        guard elementCount <= dataHeader.count else {
+            throw r.error(.shapeMismatch, "shape has more elements than the data buffer", field: "data length",
+                          expected: "at least \(elementCount) elements for shape \(shape)",
+                          found: "\(dataHeader.count) elements")
+        }
         if elementCount > 0 {
             var maxIndex = offset
             for (d, s) in zip(shape, strides) {

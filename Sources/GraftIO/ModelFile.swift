@@ -39,6 +39,7 @@ public enum ModelFile {
                 return .keras3
             }
             throw GraftError(.unsupported, "zip archive is neither a DL4J model nor a Keras 3 archive", file: path,
+                             location: "archive entries",
                              expected: "configuration.json (DL4J) or config.json + model.weights.h5 (Keras 3)",
                              found: "entries \(zip.entryNames.prefix(6).joined(separator: ", "))")
         }
@@ -51,7 +52,7 @@ public enum ModelFile {
             if json["confs"] != nil || json["vertices"] != nil { return .dl4jConfig }
             if json["class_name"] != nil || json["config"] != nil { return .kerasJSON }
         }
-        throw GraftError(.unsupported, "unrecognised model file", file: path,
+        throw GraftError(.unsupported, "unrecognised model file", file: path, field: "signature",
                          expected: "Keras HDF5, Keras 3 .keras, Keras JSON config, DL4J zip or DL4J configuration JSON",
                          found: head.prefix(8).map { String(format: "%02x", $0) }.joined(separator: " "))
     }

@@ -28,6 +28,7 @@ public final class HDF5File: @unchecked Sendable {
         guard H5Fis_hdf5(path) > 0 else {
             throw GraftError(.malformed, "not an HDF5 file", file: path, expected: "HDF5 signature")
         }
+        try HDF5GlobalHeapCheck.check(path: path)
         let fid = graft_h5_open_readonly(path)
         guard fid >= 0 else {
             throw GraftError(.io, "HDF5 could not open the file", file: path)
