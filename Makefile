@@ -34,11 +34,16 @@ run: build
 clean:
 	rm -rf .build .build-asan
 
-## Hostile input (issue 7). The parser tests under AddressSanitizer (own build folder), and a
+## Hostile input (issue 7). The parser tests under AddressSanitizer (own build folder; leak
+## detection off: the only leaks are XCTest's own test-case objects; malloc may return null as in
+## production, where libhdf5 turns a failed huge metadata allocation into an error; ~2.5 min cold), and a
 ## longer run of the deterministic mutation test (GRAFT_MUTANTS scales the per-parser counts).
+## Known: test-asan stops in testKerasH5Mutants on a heap-buffer-overflow inside libhdf5 1.10
+## (H5O attribute-message decode via H5Aexists on a mutated object header): a libhdf5 bug.
 ASAN_FILTER := MutationTests|BadInputTests|NPYTests|JSONValueTests|Nd4jArrayTests|DL4JConfigTests|HDF5Tests|ModelFileTests
 test-asan: deps
-	$(SWIFT) test --disable-swift-testing --sanitize=address --scratch-path .build-asan --filter '$(ASAN_FILTER)'
+	GRAFT_SKIP_RSS_CHECK=1 ASAN_OPTIONS=detect_leaks=0:allocator_may_return_null=1 \
+	  $(SWIFT) test --disable-swift-testing --sanitize=address --scratch-path .build-asan --filter '$(ASAN_FILTER)'
 
 GRAFT_MUTANTS ?= 20
 mutate: deps
