@@ -37,10 +37,8 @@ enum DL4JConvolutionFamilies {
         let bias = layer.hasBias ? try params.vector(nOut, "b") : nil
         // Stored [nOut, nIn, k...] ('c'); canonical [k..., nIn, nOut].
         let perm = Array(2..<(2 + rank)) + [1, 0]
-        p["kernel"] = try params.arrayC([nOut, nIn] + kernel + (rank == 1 ? [1] : []), permutedBy: nil, "W")
-        if !params.counting {
-            p["kernel"] = try p["kernel"]!.reshaped([nOut, nIn] + kernel).transposed(perm)
-        }
+        let stored = try params.arrayC([nOut, nIn] + kernel + (rank == 1 ? [1] : []), permutedBy: nil, "W")
+        p["kernel"] = params.counting ? stored : try stored.reshaped([nOut, nIn] + kernel).transposed(perm)
         if let bias { p["bias"] = bias }
         let (padding, before) = try padding(layer, rank: rank, dataFormat: dataFormat)
         let op = Op.conv(ConvAttributes(rank: rank, filters: nOut, kernelSize: kernel,

@@ -32,7 +32,7 @@ public enum DL4JTopologicalSort {
             inputEdges.put(idx, inputSet)
         }
         var queue: [Int] = []
-        for (key, value) in inputEdges.entries() where value == nil || value!.isEmpty { queue.append(key) }
+        for (key, value) in inputEdges.entries() where value?.isEmpty ?? true { queue.append(key) }
         var out: [Int] = []
         var remaining: [Int: Set<Int>] = [:]
         for (key, value) in inputEdges.entries() { remaining[key] = value ?? [] }
