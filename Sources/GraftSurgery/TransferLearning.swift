@@ -201,19 +201,26 @@ extension Graph {
         let position = g.index(of: after)! + 1
         g.nodes.insert(Node(name: name, op: op2, inputs: [NodeOutput(after)], parameters: params), at: position)
         if let w = width, let v = outputWidth(of: op2, inputWidth: w), v != w {
-            let keep = min(v, w)
-            let map = ChannelMap(oldCount: w, sources: Array(0..<keep) + Array(repeating: nil, count: v - keep),
-                                 scales: Array(repeating: 1, count: v))
-            var resizer = ChannelResizer(graph: g, root: name,
-                                         settings: ResizeSettings(kernelInit: weightInit, consumerInit: weightInit,
-                                                                  allowOutputChange: true, rng: rng))
-            resizer.visited.insert(name)
-            try resizer.propagate(from: name, map, channelsFirst: false)
-            g = resizer.graph
+            g = try g.followingWidthChange(of: name, from: w, to: v, weightInit: weightInit, rng: rng)
         }
         let exact = weightInit == .identity && Graph.identityIsExact(op2, after: previous.op)
         return try g.recording("insertLayer", [("after", .string(after)), ("name", .string(name)), ("layer", OpNotation.json(op2)),
                                            ("init", .string("\(weightInit)"))], functionPreserving: exact, from: self)
+    }
+
+    /// The consumers of `name` after its output width changed from `old` to `new` channels:
+    /// the first min(old, new) channels keep their rows, new ones are initialised (as nOutReplace does).
+    func followingWidthChange(of name: String, from old: Int, to new: Int, weightInit: WeightInit,
+                              rng: SplitMix64) throws -> Graph {
+        let keep = min(new, old)
+        let map = ChannelMap(oldCount: old, sources: Array(0..<keep) + Array(repeating: nil, count: new - keep),
+                             scales: Array(repeating: 1, count: new))
+        var resizer = ChannelResizer(graph: self, root: name,
+                                     settings: ResizeSettings(kernelInit: weightInit, consumerInit: weightInit,
+                                                              allowOutputChange: true, rng: rng))
+        resizer.visited.insert(name)
+        try resizer.propagate(from: name, map, channelsFirst: false)
+        return resizer.graph
     }
 
     static func identityIsExact(_ op: Op, after previous: Op) -> Bool {
@@ -246,15 +253,7 @@ extension Graph {
         g.nodes[index].op = op2
         g.nodes[index].parameters = params
         if let w = featureWidth(of: NodeOutput(name)), let v = g.featureWidth(of: NodeOutput(name)), v != w {
-            let keep = min(v, w)
-            let map = ChannelMap(oldCount: w, sources: Array(0..<keep) + Array(repeating: nil, count: v - keep),
-                                 scales: Array(repeating: 1, count: v))
-            var resizer = ChannelResizer(graph: g, root: name,
-                                         settings: ResizeSettings(kernelInit: weightInit, consumerInit: weightInit,
-                                                                  allowOutputChange: true, rng: rng))
-            resizer.visited.insert(name)
-            try resizer.propagate(from: name, map, channelsFirst: false)
-            g = resizer.graph
+            g = try g.followingWidthChange(of: name, from: w, to: v, weightInit: weightInit, rng: rng)
         }
         return try g.recording("replaceLayer", [("name", .string(name)), ("layer", OpNotation.json(op2)),
                                             ("weightInit", .string("\(weightInit)"))], functionPreserving: false, from: self)
