@@ -27,6 +27,18 @@ enum DL4JConvolutionFamilies {
         return Array(v.prefix(rank))
     }
 
+    /// The conv op every convolution family builds: strides, dilation and padding (DL4J's
+    /// explicit padding becomes a zero-padding node `before`), activation and bias from the layer.
+    static func convOp(_ layer: DL4JLayerConfig, kind: ConvAttributes.Kind, rank: Int, filters: Int, kernel: [Int],
+                       dataFormat: DataFormat) throws -> (Op, before: [(String, Op)]) {
+        let (padding, before) = try padding(layer, rank: rank, dataFormat: dataFormat)
+        let op = Op.conv(ConvAttributes(kind: kind, rank: rank, filters: filters, kernelSize: kernel,
+                                        strides: spatial(layer, "stride", rank: rank, default: 1), padding: padding,
+                                        dilation: spatial(layer, "dilation", rank: rank, default: 1),
+                                        dataFormat: dataFormat, activation: try layer.activation(), useBias: layer.hasBias))
+        return (op, before)
+    }
+
     static func buildStandard(_ layer: DL4JLayerConfig, _ input: DL4JLayerInput, _ params: inout DL4JParameterReader,
                               rank: Int) throws -> DL4JBuiltLayer {
         try layer.requireChannelsFirst()
@@ -40,11 +52,7 @@ enum DL4JConvolutionFamilies {
         let stored = try params.arrayC([nOut, nIn] + kernel + (rank == 1 ? [1] : []), permutedBy: nil, "W")
         p["kernel"] = params.counting ? stored : try stored.reshaped([nOut, nIn] + kernel).transposed(perm)
         if let bias { p["bias"] = bias }
-        let (padding, before) = try padding(layer, rank: rank, dataFormat: dataFormat)
-        let op = Op.conv(ConvAttributes(rank: rank, filters: nOut, kernelSize: kernel,
-                                        strides: spatial(layer, "stride", rank: rank, default: 1), padding: padding,
-                                        dilation: spatial(layer, "dilation", rank: rank, default: 1),
-                                        dataFormat: dataFormat, activation: try layer.activation(), useBias: layer.hasBias))
+        let (op, before) = try convOp(layer, kind: .standard, rank: rank, filters: nOut, kernel: kernel, dataFormat: dataFormat)
         let kind: DL4JDataKind = rank == 1 ? .recurrent : rank == 2 ? .convolutional2D : .convolutional3D
         return DL4JBuiltLayer(op: op, parameters: p, output: DL4JLayerInput(kind, nOut), before: before)
     }
@@ -68,11 +76,7 @@ enum DL4JConvolutionFamilies {
         // Stored [nIn, nOut, kH, kW]; canonical (Keras transposed) [kH, kW, nOut, nIn].
         p["kernel"] = try params.arrayC([nIn, nOut] + kernel, permutedBy: [2, 3, 1, 0], "W")
         if let bias { p["bias"] = bias }
-        let (padding, before) = try padding(layer, rank: 2, dataFormat: .channelsFirst)
-        let op = Op.conv(ConvAttributes(kind: .transposed(outputPadding: nil), rank: 2, filters: nOut, kernelSize: kernel,
-                                        strides: spatial(layer, "stride", rank: 2, default: 1), padding: padding,
-                                        dilation: spatial(layer, "dilation", rank: 2, default: 1),
-                                        dataFormat: .channelsFirst, activation: try layer.activation(), useBias: layer.hasBias))
+        let (op, before) = try convOp(layer, kind: .transposed(outputPadding: nil), rank: 2, filters: nOut, kernel: kernel, dataFormat: .channelsFirst)
         return DL4JBuiltLayer(op: op, parameters: p, output: DL4JLayerInput(.convolutional2D, nOut), before: before)
     }
 
@@ -87,11 +91,7 @@ enum DL4JConvolutionFamilies {
         // Stored [kH, kW, nIn, multiplier] — already the canonical layout.
         p["depthwiseKernel"] = try params.arrayC(kernel + [nIn, multiplier], "W")
         if let bias { p["bias"] = bias }
-        let (padding, before) = try padding(layer, rank: 2, dataFormat: .channelsFirst)
-        let op = Op.conv(ConvAttributes(kind: .depthwise(multiplier: multiplier), rank: 2, filters: nOut, kernelSize: kernel,
-                                        strides: spatial(layer, "stride", rank: 2, default: 1), padding: padding,
-                                        dilation: spatial(layer, "dilation", rank: 2, default: 1),
-                                        dataFormat: .channelsFirst, activation: try layer.activation(), useBias: layer.hasBias))
+        let (op, before) = try convOp(layer, kind: .depthwise(multiplier: multiplier), rank: 2, filters: nOut, kernel: kernel, dataFormat: .channelsFirst)
         return DL4JBuiltLayer(op: op, parameters: p, output: DL4JLayerInput(.convolutional2D, nOut), before: before)
     }
 
@@ -107,11 +107,7 @@ enum DL4JConvolutionFamilies {
         p["depthwiseKernel"] = try params.arrayC([multiplier, nIn] + kernel, permutedBy: [2, 3, 1, 0], "W")
         p["pointwiseKernel"] = try params.arrayC([nOut, nIn * multiplier, 1, 1], permutedBy: [2, 3, 1, 0], "pW")
         if let bias { p["bias"] = bias }
-        let (padding, before) = try padding(layer, rank: 2, dataFormat: .channelsFirst)
-        let op = Op.conv(ConvAttributes(kind: .separable(multiplier: multiplier), rank: 2, filters: nOut, kernelSize: kernel,
-                                        strides: spatial(layer, "stride", rank: 2, default: 1), padding: padding,
-                                        dilation: spatial(layer, "dilation", rank: 2, default: 1),
-                                        dataFormat: .channelsFirst, activation: try layer.activation(), useBias: layer.hasBias))
+        let (op, before) = try convOp(layer, kind: .separable(multiplier: multiplier), rank: 2, filters: nOut, kernel: kernel, dataFormat: .channelsFirst)
         return DL4JBuiltLayer(op: op, parameters: p, output: DL4JLayerInput(.convolutional2D, nOut), before: before)
     }
 }

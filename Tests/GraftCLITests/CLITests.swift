@@ -24,9 +24,12 @@ final class CLITests: XCTestCase {
         var stderr: String
     }
 
-    func graft(_ arguments: String...) throws -> Result {
+    func graft(_ arguments: String...) throws -> Result { try Self.run(arguments) }
+
+    /// Runs the binary with `arguments` and collects its exit status and output.
+    static func run(_ arguments: [String]) throws -> Result {
         let process = Process()
-        process.executableURL = Self.binary
+        process.executableURL = binary
         process.arguments = arguments
         let out = Pipe(), err = Pipe()
         process.standardOutput = out

@@ -12,20 +12,7 @@ final class SurgeryCLITests: XCTestCase {
 
     override func tearDownWithError() throws { try? FileManager.default.removeItem(at: temp) }
 
-    func graft(_ arguments: String...) throws -> CLITests.Result {
-        let process = Process()
-        process.executableURL = CLITests.binary
-        process.arguments = arguments
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        let stdout = out.fileHandleForReading.readDataToEndOfFile()
-        let stderr = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return CLITests.Result(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
-                               stderr: String(decoding: stderr, as: UTF8.self))
-    }
+    func graft(_ arguments: String...) throws -> CLITests.Result { try CLITests.run(arguments) }
 
     func write(_ text: String, _ name: String) throws -> String {
         let path = temp.appendingPathComponent(name).path
