@@ -5,16 +5,8 @@ import GraftCore
 /// ids in [0, 2).
 public enum RandomInputs {
     public static func make(for graph: Graph, seed: UInt64, batch: Int = 2) throws -> [Tensor] {
-        var state = seed
-        func next() -> Double {
-            // SplitMix64, mapped to [-1, 1).
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            z ^= z >> 31
-            return Double(z >> 11) / Double(1 << 53) * 2 - 1
-        }
+        var rng = SplitMix64(seed: seed)
+        func next() -> Double { rng.uniform(-1, 1) }
         return graph.inputs.map { node in
             guard case .input(let attrs) = node.op else { return Tensor(zeros: [0]) }
             let shape = [batch] + attrs.shape.map { $0 ?? 4 }

@@ -1,29 +1,6 @@
 import Foundation
 import GraftCore
 
-/// A small seeded PRNG (SplitMix64): the same seed gives the same numbers on every machine.
-public struct SplitMix64: Sendable {
-    private var state: UInt64
-    public init(seed: UInt64) { state = seed }
-    public mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    /// Uniform in [0, 1).
-    public mutating func nextUnit() -> Double { Double(next() >> 11) * (1.0 / 9_007_199_254_740_992.0) }
-    public mutating func uniform(_ low: Double, _ high: Double) -> Double { low + (high - low) * nextUnit() }
-    /// Standard normal by Box-Muller.
-    public mutating func normal() -> Double {
-        let u1 = max(nextUnit(), 1e-300), u2 = nextUnit()
-        return (-2 * log(u1)).squareRoot() * cos(2 * Double.pi * u2)
-    }
-    /// Uniform integer in 0..<n.
-    public mutating func index(_ n: Int) -> Int { Int(next() % UInt64(max(n, 1))) }
-}
-
 /// Weight initialisers, seeded and reproducible. Fans follow the IR's canonical layouts:
 /// dense `[in, out]`, conv `[k..., in, out]` (receptive field × channels), recurrent kernels
 /// `[in, gates·u]` (fan-out is the gate-stacked width, as Keras computes it).

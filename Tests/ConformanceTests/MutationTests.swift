@@ -94,7 +94,6 @@ final class MutationTests: XCTestCase {
         var rng = SplitMix64(seed: stableHash(name))
         let limit = memoryLimit(seeds)
         let start = peakRSS()
-        var warned = false
         for i in 0..<scaled(count) {
             let mutant = Mutator.mutate(seeds[i % seeds.count], &rng)
             keep(name, mutant)
@@ -233,22 +232,6 @@ func peakRSS() -> Int {
     var usage = rusage()
     getrusage(RUSAGE_SELF.rawValue, &usage)
     return usage.ru_maxrss * 1024
-}
-
-/// SplitMix64: a small, fixed-seed generator so every run sees the same mutants.
-struct SplitMix64 {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    /// Uniform in 0..<bound (bound > 0).
-    mutating func next(_ bound: UInt64) -> UInt64 { bound == 0 ? 0 : next() % bound }
-    mutating func index(_ count: Int) -> Int { Int(next(UInt64(max(count, 1)))) }
 }
 
 /// Byte-level mutations: bit flips, interesting bytes and integers, truncation, chunk
