@@ -49,8 +49,10 @@ let package = Package(
         .testTarget(name: "GraftDL4JTests", dependencies: ["GraftDL4J", "GraftRuntime"]),
         .testTarget(name: "GraftRuntimeTests", dependencies: ["GraftRuntime"]),
         .testTarget(name: "GraftSurgeryTests", dependencies: ["GraftSurgery", "GraftRuntime", .product(name: "OrderedCollections", package: "swift-collections")]),
-        .testTarget(name: "ConformanceTests", dependencies: ["GraftKeras", "GraftDL4J", "GraftRuntime", "GraftIO"]),
+        // Runs the built `graft` binary for the end-to-end tests.
+        .target(name: "GraftTestSupport", path: "Tests/GraftTestSupport"),
+        .testTarget(name: "ConformanceTests", dependencies: ["GraftKeras", "GraftDL4J", "GraftRuntime", "GraftIO", "GraftTestSupport", "graft"]),
         .testTarget(name: "GraftIOTests", dependencies: ["GraftIO"]),
-        .testTarget(name: "GraftCLITests", dependencies: ["graft"]),
+        .testTarget(name: "GraftCLITests", dependencies: ["graft", "GraftTestSupport"]),
     ]
 )

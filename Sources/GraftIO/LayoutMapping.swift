@@ -19,15 +19,38 @@ public struct LayoutMapping: Sendable, Equatable {
         }
         var perms: [[Int]?] = []
         var back: [Int: [Int]] = [:]
+        // Rank-3 arrays at the two boundaries: [batch, features, time] (DL4J) or [batch, time, features].
+        let sequencesDiffer = LayoutMapping.sequencesFeaturesFirst(a) != LayoutMapping.sequencesFeaturesFirst(b)
         for (na, nb) in zip(inputsA, inputsB) {
             guard case .input(let ia) = na.op, case .input(let ib) = nb.op else { perms.append(nil); continue }
             let rank = ia.shape.count + 1
-            let perm = LayoutMapping.permutation(from: ia.layout, to: ib.layout, rank: rank)
+            var perm = LayoutMapping.permutation(from: ia.layout, to: ib.layout, rank: rank)
+            // An input of unstated kind (a DL4J model starting with e.g. an ActivationLayer)
+            // takes sequences in its graph's boundary layout.
+            if perm == nil, rank == 3, sequencesDiffer, ia.layout == .flat || ib.layout == .flat { perm = [0, 2, 1] }
             perms.append(perm)
             if let perm { back[rank] = LayoutMapping.inverse(perm) }
         }
+        // Sequences made inside the graph (from token ids, repeat vectors…) still leave in its boundary layout.
+        if sequencesDiffer, back[3] == nil { back[3] = [0, 2, 1] }
         inputPermutations = perms
         outputPermutations = back
+    }
+
+    /// Whether a graph's rank-3 inputs and outputs are [batch, features, time]: when an input
+    /// says so (a DL4J sequence, or a Keras channels_first 1-D input), or when the graph comes
+    /// from DL4J and no input declares Keras' [batch, time, features] (the runtime's rule,
+    /// `OutputLayout.sequencesTransposed`).
+    public static func sequencesFeaturesFirst(_ graph: Graph) -> Bool {
+        let inputs = graph.inputs.compactMap { node -> InputAttributes? in
+            if case .input(let a) = node.op { return a }
+            return nil
+        }
+        if inputs.contains(where: { $0.layout == .sequenceFeaturesTime || $0.layout == .channelsFirst && $0.shape.count == 2 }) {
+            return true
+        }
+        let fromDL4J = graph.source.format.lowercased().hasPrefix("dl4j")
+        return fromDL4J && !inputs.contains { $0.layout == .sequenceTimeMajorFeatures }
     }
 
     /// Whether anything needs moving.

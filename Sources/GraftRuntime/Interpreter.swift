@@ -105,7 +105,8 @@ public struct Interpreter {
         for (node, tensor) in zip(inputNodes, inputs) {
             guard case .input(let attrs) = node.op else { continue }
             context.graphInputs[node.name] = try InputKernel.prepare(tensor, attributes: attrs, node: node.name,
-                                                                     computeType: computeType)
+                                                                     computeType: computeType,
+                                                                     sequencesTransposed: context.dl4jSequencesTransposed)
         }
         if let first = inputNodes.first, let value = context.graphInputs[first.name], value.tensor.rank > 0 {
             context.batchSize = value.tensor.shape[0]

@@ -104,8 +104,12 @@ enum Kernels {
 enum InputKernel {
     /// Checks the tensor against the input's declared shape, converts it to the compute
     /// type (integer token ids included) and transposes DL4J sequences
-    /// [batch, features, time] to [batch, time, features].
-    static func prepare(_ tensor: Tensor, attributes: InputAttributes, node: String, computeType: DType) throws -> RuntimeValue {
+    /// [batch, features, time] to [batch, time, features]: inputs declared so, and rank-3
+    /// data given to an input of unstated kind in a graph whose sequences are DL4J's at the
+    /// boundary (`sequencesTransposed`, e.g. a DL4J model starting with an ActivationLayer),
+    /// the same rule its outputs follow.
+    static func prepare(_ tensor: Tensor, attributes: InputAttributes, node: String, computeType: DType,
+                        sequencesTransposed: Bool = false) throws -> RuntimeValue {
         guard tensor.rank >= 1 else {
             throw GraftError(.shapeMismatch, "input must have a batch axis", location: node,
                              expected: "rank >= 1", found: "shape \(tensor.shape)")
@@ -127,7 +131,7 @@ enum InputKernel {
             guard declared.reduce(1, { $0 * ($1 ?? 1) }) == given.reduce(1, *) else { throw wrong }
         }
         var t = tensor.converted(to: computeType)
-        if attributes.layout == .sequenceFeaturesTime && t.rank == 3 {
+        if t.rank == 3 && (attributes.layout == .sequenceFeaturesTime || attributes.layout == .flat && sequencesTransposed) {
             t = try t.transposed([0, 2, 1])
         }
         return RuntimeValue(t)

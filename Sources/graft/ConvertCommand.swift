@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import GraftCore
 import GraftIO
 
@@ -11,7 +12,8 @@ struct ConvertCommand: ParsableCommand {
             .keras → keras, anything else → dl4j). The model is written to a temporary file and \
             renamed; its freeze manifest OUT.graft.json is written beside it. Refuses to write \
             over IN, and over an existing OUT without --force. Prints what the conversion dropped \
-            or converted.
+            or converted. Exits 1 when the target format cannot express a layer of the model (the \
+            error names the node, its kind and the reason), 2 on bad input.
             """)
 
     @Argument(help: "The model to convert.") var input: String
@@ -24,7 +26,14 @@ struct ConvertCommand: ParsableCommand {
         try reportingErrors {
             let target = try parseOutputFormat(format)
             let graph = try loadModel(input, weights: weights)
-            let report = try ModelFile.save(graph, to: output, format: target, source: input, force: force)
+            let report: ConversionReport
+            do {
+                report = try ModelFile.save(graph, to: output, format: target, source: input, force: force)
+            } catch let error as GraftError where error.kind == .unsupported {
+                // A valid model the target format cannot express: a failed conversion, not bad input.
+                FileHandle.standardError.write(Data("graft: cannot convert: \(error.description)\n".utf8))
+                throw ExitCode(1)
+            }
             for note in report.notes { printLine(note.description) }
             printLine("wrote \(output) (\((target ?? ModelFile.outputFormat(forPath: output)).rawValue)) and \(FreezeManifest.path(forModel: output))")
         }

@@ -9,7 +9,7 @@ struct VerifyCommand: ParsableCommand {
         abstract: "Check that two models compute the same function; exit 1 if they do not.",
         discussion: """
             Both models run on the same inputs (--input, or seeded random inputs shaped like A's \
-            inputs, with unknown sizes set to 4) and every output is compared; the largest errors \
+            inputs, with sizes A leaves open taken from B, else 4) and every output is compared; the largest errors \
             are printed. Inputs are given in A's layout; when B's format lays them out differently \
             (DL4J [batch, features, time] vs Keras [batch, time, features], channels first vs last) \
             they are transposed for B and B's outputs transposed back.
@@ -27,9 +27,10 @@ struct VerifyCommand: ParsableCommand {
         try reportingErrors {
             let first = try loadModel(a, weights: weightsA)
             let second = try loadModel(b, weights: weightsB)
-            let inputs = input.isEmpty ? try RandomInputs.make(for: first, seed: seed) : try ArrayFile.readInputs(input)
             // Map layouts between formats (DL4J [b, f, t] vs Keras [b, t, f], channels first vs last).
             let mapping = try LayoutMapping(from: first, to: second)
+            let inputs = input.isEmpty ? try RandomInputs.make(for: first, sizesFrom: second, mapping: mapping, seed: seed)
+                : try ArrayFile.readInputs(input)
             if !mapping.isIdentity { printLine("mapping input layouts from A to B and B's outputs back") }
             let outA = try Interpreter(graph: first).run(inputs)
             let outB = try mapping.outputsForA(try Interpreter(graph: second).run(try mapping.inputsForB(inputs)))

@@ -198,7 +198,7 @@ final class KerasRoundTripTests: XCTestCase {
             }
             do {
                 let back = try KerasReader.read(path: out)
-                let input = try dl4jInput(entry, original)
+                let input = try dl4jInput(entry, original, written: back)
                 guard let want = try? Interpreter(graph: original).run([input]) else {
                     // The DL4J graph itself cannot run on a made-up input (unknown image sizes).
                     passed += 1
@@ -232,13 +232,18 @@ final class KerasRoundTripTests: XCTestCase {
         g.inputs.contains { if case .input(let a) = $0.op { return a.layout == .sequenceFeaturesTime }; return false }
     }
 
-    /// The case's stored input, or a deterministic one of the input's shape (batch 2, unknown sizes 4).
-    func dl4jInput(_ entry: JSONValue, _ g: Graph) throws -> Tensor {
+    /// The case's stored input, or a deterministic one of the input's shape (batch 2; image
+    /// sizes the DL4J graph leaves open from the written channels-last Keras input, else 4).
+    func dl4jInput(_ entry: JSONValue, _ g: Graph, written: Graph) throws -> Tensor {
         if let spec = entry["inputs"], let file = spec["file"]?.stringValue {
             if spec["format"]?.stringValue == "nd4j-bin" { return try Nd4jArray.read(path: Corpus.path(file)).tensor }
             return try NPY.read(path: Corpus.path(file))
         }
-        guard let first = g.inputs.first, case .input(let a) = first.op else { throw GraftError(.invalidGraph, "no input") }
+        guard let first = g.inputs.first, case .input(var a) = first.op else { throw GraftError(.invalidGraph, "no input") }
+        if a.layout == .channelsFirst, let w = written.inputs.first, case .input(let k) = w.op, k.layout == .channelsLast,
+           k.shape.count == a.shape.count, let channels = k.shape.last {
+            a.shape = [channels] + k.shape.dropLast()
+        }
         let shape = [2] + a.shape.map { $0 ?? 4 }
         let n = shape.reduce(1, *)
         return Tensor(shape: shape, doubles: (0..<n).map { sin(Double($0) * 0.37) }).converted(to: a.dtype)

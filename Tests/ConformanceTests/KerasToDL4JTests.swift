@@ -85,7 +85,10 @@ final class KerasToDL4JTests: XCTestCase {
             let retimed = report.notes.contains {
                 ($0.node == node.name || dl4j.inputs.count == 1) && $0.message.contains("from [batch, time, features]")
             }
-            if a.layout == .sequenceFeaturesTime && inputs[k].rank == 3 && retimed { inputs[k] = try inputs[k].transposed([0, 2, 1]) }
+            // A DL4J input of unstated kind (first layer e.g. an ActivationLayer) takes sequences as [b, f, t] too.
+            if (a.layout == .sequenceFeaturesTime || a.layout == .flat) && inputs[k].rank == 3 && retimed {
+                inputs[k] = try inputs[k].transposed([0, 2, 1])
+            }
         }
         let outputs = try Interpreter(graph: dl4j).run(inputs)
         guard outputs.count == expected.count else { throw Failure("\(outputs.count) outputs, expected \(expected.count)") }

@@ -1,4 +1,5 @@
 import Foundation
+import GraftTestSupport
 import XCTest
 
 /// End-to-end tests: run the built `graft` binary and check stdout, stderr and exit code.
@@ -8,39 +9,13 @@ final class CLITests: XCTestCase {
 
     static func fixture(_ name: String) -> String { packageRoot.appendingPathComponent("fixtures/\(name)").path }
 
-    /// The `graft` executable next to the test bundle.
-    static var binary: URL {
-        #if os(macOS)
-        for bundle in Bundle.allBundles where bundle.bundlePath.hasSuffix(".xctest") {
-            return bundle.bundleURL.deletingLastPathComponent().appendingPathComponent("graft")
-        }
-        #endif
-        return Bundle.main.bundleURL.appendingPathComponent("graft")
-    }
+    static var binary: URL { GraftProcess.binary }
 
-    struct Result {
-        var status: Int32
-        var stdout: String
-        var stderr: String
-    }
+    typealias Result = GraftProcess.Result
 
     func graft(_ arguments: String...) throws -> Result { try Self.run(arguments) }
 
-    /// Runs the binary with `arguments` and collects its exit status and output.
-    static func run(_ arguments: [String]) throws -> Result {
-        let process = Process()
-        process.executableURL = binary
-        process.arguments = arguments
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        let stdout = out.fileHandleForReading.readDataToEndOfFile()
-        let stderr = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return Result(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
-                      stderr: String(decoding: stderr, as: UTF8.self))
-    }
+    static func run(_ arguments: [String]) throws -> Result { try GraftProcess.run(arguments) }
 
     var temp: URL!
 

@@ -191,12 +191,12 @@ enum DL4JConfigGenerator {
                     let rank = shapes[node.name]?.first?.count ?? 1
                     let featureAxis = inFlow.kind == .convolutional2D && !inFlow.channelsLast ? 0 : rank - 1
                     guard axis == -1 || axis == rank || axis - 1 == featureAxis || axis == featureAxis + 1 else {
-                        throw GraftError(.unsupported, "DL4J's MergeVertex concatenates on the feature axis only", location: node.name,
+                        throw GraftError(.unsupported, "DL4J 1.0.0-beta6 cannot express node '\(node.name)' (\(node.op.kindName)): DL4J's MergeVertex concatenates on the feature axis only", location: node.name,
                                          field: "axis", expected: "the feature/channel axis", found: "\(axis)")
                     }
                     vertex = .object(["@class": .string("org.deeplearning4j.nn.conf.graph.MergeVertex")])
                 default:
-                    throw GraftError(.unsupported, "DL4J has no vertex for this merge", location: node.name, field: "op", found: node.op.kindName)
+                    throw GraftError(.unsupported, "DL4J 1.0.0-beta6 cannot express node '\(node.name)' (\(node.op.kindName)): DL4J has no vertex for this merge", location: node.name, field: "op", found: node.op.kindName)
                 }
                 units.append(Unit(name: node.name, json: vertex, isLayer: false, inputs: inputNames))
                 producer[node.name] = (node.name, flow(of: node, previous: inFlow))
@@ -235,7 +235,7 @@ enum DL4JConfigGenerator {
                     }
                 }
                 if node.inputs.count != 1 {
-                    throw GraftError(.unsupported, "DL4J layers take one input", location: node.name, found: "\(node.inputs.count) inputs")
+                    throw GraftError(.unsupported, "DL4J 1.0.0-beta6 cannot express node '\(node.name)' (\(node.op.kindName)): DL4J layers take one input", location: node.name, found: "\(node.inputs.count) inputs")
                 }
                 layer = try DL4JLayerJSON.layer(for: node, input: denseOnSequence ? Flow(kind: .feedForward, size: inFlow.size) : inFlow,
                                                 isOutput: outputs.contains(node.name),

@@ -86,7 +86,7 @@ public enum DL4JWriter {
                 // Layers whose reading is not a pure permutation (BatchNormalization with
                 // useLogStd) give positions that are not indices.
                 guard flatPositions.allSatisfy({ $0 >= 0 && $0 < Double(total) && $0.rounded() == $0 }) else {
-                    throw GraftError(.unsupported, "the layer's stored parameters are not a plain rearrangement of its canonical ones",
+                    throw GraftError(.unsupported, "node '\(node.name)' (\(node.op.kindName)): the layer's stored parameters are not a plain rearrangement of its canonical ones",
                                      location: node.name, field: key, expected: "e.g. BatchNormalization with useLogStd false")
                 }
                 tensor.converted(to: dtype).withUnsafeBytes { src in

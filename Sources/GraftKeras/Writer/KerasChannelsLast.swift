@@ -10,7 +10,8 @@ import OrderedCollections
 /// - a dense layer after a flatten of an image gets its kernel rows permuted from DL4J's
 ///   (c, spatial…) order to the channels-last (spatial…, c) order.
 /// Element-wise ops pass the layout through. Anything else reading an image is an error
-/// naming the node. Returns nil when the graph has no channels-first image input.
+/// naming the node. Returns nil when the graph has no channels-first image input. Image
+/// sizes the graph leaves open are filled in first (`KerasImageSizeInference`).
 enum KerasChannelsLast {
     static func convert(_ graph: Graph, report: inout ConversionReport) throws -> Graph? {
         let hasImageInput = graph.nodes.contains {
@@ -18,6 +19,7 @@ enum KerasChannelsLast {
             return false
         }
         guard hasImageInput else { return nil }
+        let graph = try KerasImageSizeInference.fill(graph, report: &report)
         var shapes: [String: [[Int?]]] = [:]
         for node in graph.nodes {
             if case .input(let a) = node.op { shapes[node.name] = [a.shape]; continue }
