@@ -53,6 +53,6 @@ let package = Package(
         .target(name: "GraftTestSupport", path: "Tests/GraftTestSupport"),
         .testTarget(name: "ConformanceTests", dependencies: ["GraftKeras", "GraftDL4J", "GraftRuntime", "GraftIO", "GraftTestSupport", "graft"]),
         .testTarget(name: "GraftIOTests", dependencies: ["GraftIO"]),
-        .testTarget(name: "GraftCLITests", dependencies: ["graft", "GraftTestSupport"]),
+        .testTarget(name: "GraftCLITests", dependencies: ["graft", "GraftTestSupport", "GraftCore", "GraftIO"]),
     ]
 )

@@ -79,7 +79,14 @@ extension Graph {
         var parameterChanges: [GraphDiff.ParameterChange] = []
         for a in nodes {
             guard let b = theirs[a.name] else { continue }
-            if a.op != b.op { nodeChanges.append(.init(node: a.name, field: "op", before: a.op.kindName, after: b.op.kindName)) }
+            if a.op != b.op {
+                // Same kind: name the attributes that differ (`op.activation`, `op.units`…).
+                let fields = a.op.kindName == b.op.kindName ? Op.differingAttributes(a.op, b.op) : []
+                if fields.isEmpty {
+                    nodeChanges.append(.init(node: a.name, field: "op", before: a.op.kindName, after: b.op.kindName))
+                }
+                for f in fields { nodeChanges.append(.init(node: a.name, field: "op." + f.name, before: f.before, after: f.after)) }
+            }
             if a.inputs != b.inputs {
                 nodeChanges.append(.init(node: a.name, field: "inputs", before: a.inputs.map(\.description).joined(separator: ","),
                                          after: b.inputs.map(\.description).joined(separator: ",")))
@@ -131,5 +138,22 @@ extension Graph {
             GraphDiff.ParameterChange(node: $0, parameter: "*", kind: "removed", detail: "frozen node missing from the trained model", maxAbs: nil)
         }
         return missing + d.parameterChanges
+    }
+}
+
+extension Op {
+    /// The attributes that differ between two ops of the same kind, by field name, with
+    /// their values as text (read by reflection from the case's attribute struct); empty
+    /// when the ops carry no named attributes.
+    static func differingAttributes(_ a: Op, _ b: Op) -> [(name: String, before: String, after: String)] {
+        guard let x = Mirror(reflecting: a).children.first?.value, let y = Mirror(reflecting: b).children.first?.value else { return [] }
+        let fieldsA = Mirror(reflecting: x).children, fieldsB = Array(Mirror(reflecting: y).children)
+        var out: [(name: String, before: String, after: String)] = []
+        for (i, field) in fieldsA.enumerated() where i < fieldsB.count {
+            guard let name = field.label, fieldsB[i].label == name else { return [] }
+            let before = String(describing: field.value), after = String(describing: fieldsB[i].value)
+            if before != after { out.append((name, before, after)) }
+        }
+        return out
     }
 }

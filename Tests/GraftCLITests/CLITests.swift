@@ -1,4 +1,6 @@
 import Foundation
+import GraftCore
+import GraftIO
 import GraftTestSupport
 import XCTest
 
@@ -101,6 +103,50 @@ final class CLITests: XCTestCase {
         XCTAssertEqual(r.status, 0, r.stderr + r.stdout)
         let differ = try graft("verify", Self.fixture("mlp.h5"), Self.fixture("mlp_keras3.keras"))
         XCTAssertEqual(differ.status, 1, differ.stderr + differ.stdout)
+    }
+
+    /// A deliberately perturbed copy of a model: the output layer's first bias moved by 1 and
+    /// the hidden layer's activation changed. `verify` exits 1 naming the output out of
+    /// tolerance; `diff` (text and JSON) names the changed bias with its largest change and
+    /// the changed activation field.
+    func testVerifyAndDiffOnPerturbedModel() throws {
+        var g = try ModelFile.load(path: Self.fixture("mlp.h5"), weights: nil)
+        let head = try XCTUnwrap(g.index(of: "probabilities")), hidden = try XCTUnwrap(g.index(of: "hidden"))
+        let bias = try XCTUnwrap(g.nodes[head].parameters["bias"])
+        var values = bias.doubles()
+        values[0] += 1
+        let moved = Tensor(shape: bias.shape, doubles: values).converted(to: bias.dtype)
+        g.nodes[head].parameters["bias"] = moved
+        guard case .dense(var attributes) = g.nodes[hidden].op else { return XCTFail("hidden is not dense") }
+        let before = attributes.activation
+        attributes.activation = before == .tanh ? .sigmoid : .tanh
+        g.nodes[hidden].op = .dense(attributes)
+        let perturbed = temp.appendingPathComponent("perturbed.h5").path
+        try ModelFile.save(g, to: perturbed)
+
+        let verify = try graft("verify", Self.fixture("mlp.h5"), perturbed)
+        XCTAssertEqual(verify.status, 1, verify.stdout + verify.stderr)
+        XCTAssertTrue(verify.stdout.contains("probabilities") && verify.stdout.contains("OUT OF TOLERANCE"), verify.stdout)
+        XCTAssertTrue(verify.stderr.contains("outputs differ beyond atol"), verify.stderr)
+        // Within a tolerance wider than any change a 1.0 bias shift can make to probabilities: exit 0.
+        XCTAssertEqual(try graft("verify", Self.fixture("mlp.h5"), perturbed, "--atol", "1.0").status, 0)
+
+        let expectedShift = moved.doubles()[0] - bias.doubles()[0]
+        let text = try graft("diff", Self.fixture("mlp.h5"), perturbed)
+        XCTAssertEqual(text.status, 0, text.stderr)
+        XCTAssertTrue(text.stdout.contains("~ probabilities/bias: values 1 of \(bias.count) elements differ"), text.stdout)
+        XCTAssertTrue(text.stdout.contains("~ hidden.op.activation: \(before) -> \(attributes.activation)"), text.stdout)
+        let json = try graft("diff", Self.fixture("mlp.h5"), perturbed, "--json")
+        XCTAssertEqual(json.status, 0, json.stderr)
+        let object = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any])
+        XCTAssertEqual(object["identical"] as? Bool, false)
+        let parameters = try XCTUnwrap(object["parameterChanges"] as? [[String: Any]])
+        XCTAssertEqual(parameters.count, 1)
+        XCTAssertEqual(parameters.first?["node"] as? String, "probabilities")
+        XCTAssertEqual(parameters.first?["parameter"] as? String, "bias")
+        XCTAssertEqual(try XCTUnwrap(parameters.first?["maxAbs"] as? Double), expectedShift, accuracy: 1e-12)
+        let fields = try XCTUnwrap(object["nodeChanges"] as? [[String: Any]])
+        XCTAssertEqual(fields.map { "\($0["node"] ?? "").\($0["field"] ?? "")" }, ["hidden.op.activation"])
     }
 
     func testFeaturizeAndConvertArrayRoundTrip() throws {

@@ -35,6 +35,21 @@ final class DiffRenderTests: XCTestCase {
         XCTAssertEqual(d.parameterChanges.first { $0.kind == "shape" }?.node, "head")
     }
 
+    /// A changed attribute of an op of the same kind is named: `op.activation`, before and after.
+    func testDiffNamesChangedOpAttributes() {
+        var other = graph()
+        other.nodes[2].op = .dense(DenseAttributes(units: 1, activation: .tanh))
+        let d = graph().diff(other)
+        XCTAssertEqual(d.nodeChanges.count, 1)
+        XCTAssertEqual(d.nodeChanges.first?.field, "op.activation")
+        XCTAssertEqual(d.nodeChanges.first?.before, "sigmoid")
+        XCTAssertEqual(d.nodeChanges.first?.after, "tanh")
+        XCTAssertTrue(d.text.contains("~ head.op.activation: sigmoid -> tanh"), d.text)
+        // A different kind is reported as the op itself.
+        other.nodes[2].op = .activation(.tanh)
+        XCTAssertEqual(graph().diff(other).nodeChanges.map(\.field), ["op"])
+    }
+
     func testMovedFrozenParametersOnlyLooksAtFrozenNodes() {
         var trained = graph()
         trained.nodes[2].parameters["bias"] = Tensor(shape: [1], floats: [3])  // trainable: allowed to move

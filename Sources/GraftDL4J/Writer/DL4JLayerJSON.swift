@@ -194,29 +194,33 @@ enum DL4JLayerJSON {
     }
 
     static func lstm(_ node: Node, _ a: LSTMAttributes, input: DL4JConfigGenerator.Flow, inner: Bool = false) throws -> JSONValue {
-        if !inner { try checkRecurrent(node, a.recurrent, input: input) }
-        if !a.recurrent.useBias { throw unsupported(node, "DL4J LSTM always has a bias") }
-        var j = base(layers + (a.peepholes ? "GravesLSTM" : "LSTM"), node)
-        j["activationFn"] = try activation(a.recurrent.activation, node)
+        var j = try recurrentLayer(a.peepholes ? "GravesLSTM" : "LSTM", node, a.recurrent, input: input, inner: inner)
         j["forgetGateBiasInit"] = JSONValue(1.0)
         j["gateActivationFn"] = try activation(a.recurrent.recurrentActivation, node)
         j["helperAllowFallback"] = .bool(true)
-        j["nin"] = JSONValue(node.parameters[inner ? "forward/kernel" : "kernel"]?.shape.first ?? input.size)
-        j["nout"] = JSONValue(a.recurrent.units)
-        j["rnnDataFormat"] = .string("NCW")
         return .object(j.sortedByKey())
     }
 
     static func simpleRnn(_ node: Node, _ a: RecurrentAttributes, input: DL4JConfigGenerator.Flow, inner: Bool = false) throws -> JSONValue {
-        if !inner { try checkRecurrent(node, a, input: input) }
-        if !a.useBias { throw unsupported(node, "DL4J SimpleRnn always has a bias") }
-        var j = base(layers + "recurrent.SimpleRnn", node)
-        j["activationFn"] = try activation(a.activation, node)
+        var j = try recurrentLayer("recurrent.SimpleRnn", node, a, input: input, inner: inner)
         j["hasLayerNorm"] = .bool(false)
-        j["nin"] = JSONValue(node.parameters[inner ? "forward/kernel" : "kernel"]?.shape.first ?? input.size)
-        j["nout"] = JSONValue(a.units)
-        j["rnnDataFormat"] = .string("NCW")
         return .object(j.sortedByKey())
+    }
+
+    /// The fields LSTM, GravesLSTM and SimpleRnn share: class, activation, nIn (from the
+    /// kernel; `forward/kernel` inside a Bidirectional), nOut, NCW data format. `inner`
+    /// layers are checked by their Bidirectional wrapper.
+    static func recurrentLayer(_ cls: String, _ node: Node, _ r: RecurrentAttributes, input: DL4JConfigGenerator.Flow,
+                               inner: Bool) throws -> OrderedDictionary<String, JSONValue> {
+        if !inner { try checkRecurrent(node, r, input: input) }
+        let name = cls.split(separator: ".").last.map(String.init) ?? cls
+        if !r.useBias { throw unsupported(node, "DL4J \(name) always has a bias") }
+        var j = base(layers + cls, node)
+        j["activationFn"] = try activation(r.activation, node)
+        j["nin"] = JSONValue(node.parameters[inner ? "forward/kernel" : "kernel"]?.shape.first ?? input.size)
+        j["nout"] = JSONValue(r.units)
+        j["rnnDataFormat"] = .string("NCW")
+        return j
     }
 
     static func bidirectional(_ node: Node, _ a: BidirectionalAttributes, input: DL4JConfigGenerator.Flow) throws -> JSONValue {

@@ -178,7 +178,10 @@ struct KerasLayerConfigGenerator {
             var w = weights
             var notes: [String] = []
             if a.peepholes {
-                guard let peep = node.parameters["peepholes"] else { throw error("Graves LSTM without peephole weights") }
+                // Inside a Bidirectional the weights come with the direction prefix stripped.
+                guard let peep = weights.first(where: { $0.short.hasSuffix("peepholes") })?.tensor else {
+                    throw error("Graves LSTM without peephole weights")
+                }
                 guard peep.doubles().allSatisfy({ $0 == 0 }) else {
                     throw error("Graves LSTM peepholes have no Keras equivalent (they are not all zero)",
                                 expected: "a plain LSTM", found: "non-zero peephole weights")
@@ -203,7 +206,9 @@ struct KerasLayerConfigGenerator {
                 + backward.variableGroups.map { ("backward_layer/" + $0.path, $0.count) }
             let named = forward.weights.map { ("forward_\(name)/" + $0.short, $0.tensor) }
                 + backward.weights.map { ("backward_\(name)/" + $0.short, $0.tensor) }
-            return Generated(className: "Bidirectional", fields: fields, weights: named, variableGroups: groups, activationSplit: nil)
+            let notes = forward.notes + backward.notes.filter { !forward.notes.contains($0) }
+            return Generated(className: "Bidirectional", fields: fields, weights: named, variableGroups: groups, activationSplit: nil,
+                             notes: notes)
         case .timeDistributed(let inner):
             return try wrapTimeDistributed(try generate(inner, weights: weights))
         case .merge(let a):
