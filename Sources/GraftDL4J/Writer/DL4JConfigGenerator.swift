@@ -165,7 +165,9 @@ enum DL4JConfigGenerator {
                     continue
                 default:
                     throw GraftError(.unsupported, "DL4J 1.0.0-beta6 cannot express node '\(node.name)' (flatten) of \(inFlow.kind.rawValue) data: "
-                                     + "its pre-processors do not flatten time steps into features", location: node.name, field: "op",
+                                     + (inFlow.kind == .recurrent ? "its pre-processors do not flatten time steps into features"
+                                        : "the writer has no pre-processor for this data (written: feed-forward and 2-D images)"),
+                                     location: node.name, field: "op",
                                      expected: "flatten of feed-forward or 2-D image data", found: "\(inFlow.kind.rawValue) input")
                 }
             }
