@@ -38,10 +38,16 @@ enum ConvolutionOps {
             result = try transposed(node, a, values, view, outputPadding: outputPadding, as: T.self)
         }
         if a.useBias {
-            let bias: [T] = try node.parameterValues("bias", as: T.self, shape: [result.channels])
             let c = result.channels
-            if c > 0 {
-                for i in 0..<result.values.count { result.values[i] += bias[i % c] }
+            try node.withParameter("bias", as: T.self, shape: [c]) { bp in
+                guard c > 0, let bias = bp.baseAddress else { return }
+                result.values.withUnsafeMutableBufferPointer { vp in
+                    guard let v = vp.baseAddress else { return }
+                    for r in 0..<(vp.count / c) {
+                        let row = v + r * c
+                        for i in 0..<c { row[i] += bias[i] }
+                    }
+                }
             }
         }
         var out = try SpatialView.write(result.values, batch: view.batch, spatial: result.spatial,
@@ -77,7 +83,6 @@ enum ConvolutionOps {
                              found: "\(groups)")
         }
         let cg = cin / groups, fg = filters / groups
-        let kernel: [T] = try node.parameterValues(kernelName, as: T.self, shape: a.kernelSize + [cg, filters])
         let geo = geometry(a, view)
         let outDims = geo.map(\.output)
         let positions = outDims.reduce(1, *)
@@ -87,27 +92,43 @@ enum ConvolutionOps {
         guard positions > 0, filters > 0, rowLength > 0 else {
             return (out, Array(outDims.suffix(a.rank)), filters)
         }
+        // A 1×1 window with stride 1 and no padding reads each input position as is: the
+        // input already is the column matrix, one GEMM per group over the whole batch.
+        let pointwise = taps == 1 && geo.allSatisfy { $0.stride == 1 && $0.padBefore == 0 && $0.output == $0.input }
         // im2col in blocks of output positions, so the column buffer stays small on big images.
         let block = max(1, min(positions, columnBudget / rowLength))
-        var cols = [T](repeating: 0, count: block * rowLength)
+        var cols = [T](repeating: 0, count: pointwise ? 0 : block * rowLength)
         let inStride = view.positions * cin
-        for b in 0..<view.batch {
-            for g in 0..<groups {
-                var start = 0
-                while start < positions {
-                    let count = min(block, positions - start)
-                    im2col(x, base: b * inStride, view: view, geo: geo, channelOffset: g * cg, channelCount: cg,
-                           positions: start..<(start + count), into: &cols)
-                    cols.withUnsafeBufferPointer { cp in
-                        kernel.withUnsafeBufferPointer { kp in
-                            out.withUnsafeMutableBufferPointer { op in
-                                T.gemm(transA: false, transB: false, m: count, n: fg, k: rowLength, alpha: 1,
-                                       a: cp.baseAddress!, lda: rowLength, b: kp.baseAddress! + g * fg, ldb: filters,
-                                       beta: 0, c: op.baseAddress! + (b * positions + start) * filters + g * fg, ldc: filters)
+        try node.withParameter(kernelName, as: T.self, shape: a.kernelSize + [cg, filters]) { kp in
+            guard let k = kp.baseAddress else { return }
+            x.withUnsafeBufferPointer { xp in
+                guard let xs = xp.baseAddress else { return }
+                out.withUnsafeMutableBufferPointer { op in
+                    guard let o = op.baseAddress else { return }
+                    if pointwise {
+                        for g in 0..<groups {
+                            T.gemm(transA: false, transB: false, m: view.batch * positions, n: fg, k: cg, alpha: 1,
+                                   a: xs + g * cg, lda: cin, b: k + g * fg, ldb: filters, beta: 0, c: o + g * fg, ldc: filters)
+                        }
+                        return
+                    }
+                    cols.withUnsafeMutableBufferPointer { cp in
+                        guard let c = cp.baseAddress else { return }
+                        for b in 0..<view.batch {
+                            for g in 0..<groups {
+                                var start = 0
+                                while start < positions {
+                                    let count = min(block, positions - start)
+                                    im2col(xs + b * inStride, view: view, geo: geo, channelOffset: g * cg, channelCount: cg,
+                                           positions: start..<(start + count), into: c)
+                                    T.gemm(transA: false, transB: false, m: count, n: fg, k: rowLength, alpha: 1,
+                                           a: c, lda: rowLength, b: k + g * fg, ldb: filters,
+                                           beta: 0, c: o + (b * positions + start) * filters + g * fg, ldc: filters)
+                                    start += count
+                                }
                             }
                         }
                     }
-                    start += count
                 }
             }
         }
@@ -118,25 +139,27 @@ enum ConvolutionOps {
     /// position in `positions` (flat indices; zeros where the window reaches into padding).
     /// Column order = kernel order (tap-major, then channel), matching a kernel
     /// [k..., channels, filters] read as a matrix.
-    static func im2col<T: RuntimeScalar>(_ x: [T], base: Int, view: SpatialView, geo: [AxisGeometry],
-                                         channelOffset: Int, channelCount: Int, positions: Range<Int>, into cols: inout [T]) {
+    static func im2col<T: RuntimeScalar>(_ x: UnsafePointer<T>, view: SpatialView, geo: [AxisGeometry],
+                                         channelOffset: Int, channelCount: Int, positions: Range<Int>,
+                                         into cols: UnsafeMutablePointer<T>) {
         let cin = view.channels
-        let (h, w) = (view.dims[1], view.dims[2])
-        let (outH, outW) = (geo[1].output, geo[2].output)
-        var col = 0
+        let (d, h, w) = (view.dims[0], view.dims[1], view.dims[2])
+        let (gz, gy, gx) = (geo[0], geo[1], geo[2])
+        let (outH, outW) = (gy.output, gx.output)
+        var col = cols
         for p in positions {
             let oz = p / (outH * outW), oy = (p / outW) % outH, ox = p % outW
-            for kz in 0..<geo[0].kernel {
-                let iz = oz * geo[0].stride - geo[0].padBefore + kz * geo[0].dilation
-                for ky in 0..<geo[1].kernel {
-                    let iy = oy * geo[1].stride - geo[1].padBefore + ky * geo[1].dilation
-                    for kx in 0..<geo[2].kernel {
-                        let ix = ox * geo[2].stride - geo[2].padBefore + kx * geo[2].dilation
-                        if iz < 0 || iz >= view.dims[0] || iy < 0 || iy >= h || ix < 0 || ix >= w {
-                            for c in 0..<channelCount { cols[col + c] = 0 }
+            for kz in 0..<gz.kernel {
+                let iz = oz * gz.stride - gz.padBefore + kz * gz.dilation
+                for ky in 0..<gy.kernel {
+                    let iy = oy * gy.stride - gy.padBefore + ky * gy.dilation
+                    let rowInside = iz >= 0 && iz < d && iy >= 0 && iy < h
+                    for kx in 0..<gx.kernel {
+                        let ix = ox * gx.stride - gx.padBefore + kx * gx.dilation
+                        if rowInside && ix >= 0 && ix < w {
+                            col.update(from: x + ((iz * h + iy) * w + ix) * cin + channelOffset, count: channelCount)
                         } else {
-                            let src = base + ((iz * h + iy) * w + ix) * cin + channelOffset
-                            for c in 0..<channelCount { cols[col + c] = x[src + c] }
+                            col.update(repeating: 0, count: channelCount)
                         }
                         col += channelCount
                     }

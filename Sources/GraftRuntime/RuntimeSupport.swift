@@ -55,6 +55,24 @@ extension Node {
         return t.scalars(as: T.self)
     }
 
+    /// Calls `body` with the parameter `name` as `T` values, shape checked as in
+    /// `parameterValues`, without copying when it already has dtype `T.dtype`.
+    func withParameter<T: RuntimeScalar, R>(_ name: String, as type: T.Type, shape: [Int],
+                                            _ body: (UnsafeBufferPointer<T>) throws -> R) throws -> R {
+        guard let t = parameters[name] else {
+            throw GraftError(.missingWeights, "missing parameter '\(name)'", location: self.name, field: name,
+                             expected: "a '\(name)' tensor", found: "parameters \(Array(parameters.keys))")
+        }
+        if t.shape != shape {
+            let squeezed = t.shape.filter { $0 != 1 }, wanted = shape.filter { $0 != 1 }
+            guard squeezed == wanted else {
+                throw GraftError(.shapeMismatch, "parameter '\(name)' has the wrong shape", location: self.name,
+                                 field: name, expected: "\(shape)", found: "\(t.shape)")
+            }
+        }
+        return try t.withScalars(as: T.self, body)
+    }
+
     /// The parameter `name` if present.
     func optionalParameterValues<T: RuntimeScalar>(_ name: String, as type: T.Type, shape: [Int]? = nil) throws -> [T]? {
         guard parameters[name] != nil else { return nil }
