@@ -10,7 +10,7 @@ enum PoolingKernels {
         if a.padding == .causal {
             throw GraftError(.unsupported, "causal padding for pooling", location: node.name, field: "padding")
         }
-        let (values, view) = try SpatialView.read(x, rank: a.rank, format: a.dataFormat, node: node, as: T.self)
+        let (input, view) = try SpatialView.channelsLast(x, rank: a.rank, format: a.dataFormat, node: node)
         let lead = 3 - a.rank
         let geo: [AxisGeometry] = (0..<3).map { axis in
             guard axis >= lead else { return .identity }
@@ -20,11 +20,14 @@ enum PoolingKernels {
         let outDims = geo.map(\.output)
         let c = view.channels
         let (h, w) = (view.dims[1], view.dims[2])
-        var out = [T](repeating: 0, count: view.batch * outDims.reduce(1, *) * c)
+        let outSpatial = Array(outDims.suffix(a.rank))
+        _ = try SpatialView.checkedCount([view.batch] + outSpatial + [c], node: node)
+        var result = Tensor(zeros: [view.batch] + outSpatial + [c], dtype: T.dtype)
         let isMax = a.kind == .max
         let (gz, gy, gx) = (geo[0], geo[1], geo[2])
-        values.withUnsafeBufferPointer { vp in
-            out.withUnsafeMutableBufferPointer { op in
+        input.withScalars(as: T.self) { vp in
+            result.withUnsafeMutableBytes { raw in
+                let op = raw.bindMemory(to: T.self)
                 guard c > 0, let input = vp.baseAddress, var o = op.baseAddress else { return }
                 for b in 0..<view.batch {
                     let inBase = input + b * view.positions * c
@@ -67,8 +70,10 @@ enum PoolingKernels {
                 }
             }
         }
-        return try SpatialView.write(out, batch: view.batch, spatial: Array(outDims.suffix(a.rank)), channels: c,
-                                     format: a.dataFormat)
+        if a.dataFormat == .channelsFirst {
+            result = try result.transposed([0, a.rank + 1] + Array(1...a.rank))
+        }
+        return result
     }
 
     /// Global max/average over all spatial axes → [batch, channels] (or with size-1 spatial

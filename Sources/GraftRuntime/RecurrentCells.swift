@@ -62,8 +62,8 @@ enum RecurrentSequence {
         try requireRank(input, [3], node, what: "recurrent input [batch, time, features]")
         let (batch, steps, features) = (input.shape[0], input.shape[1], input.shape[2])
         let u = cell.attributes.units, gu = cell.gates * u
-        let kernel: [T] = try node.parameterValues(prefix + "kernel", as: T.self, shape: [features, gu])
-        let recurrent: [T] = try node.parameterValues(prefix + "recurrentKernel", as: T.self, shape: [u, gu])
+        let kernel = try node.checkedParameter(prefix + "kernel", shape: [features, gu])
+        let recurrent = try node.checkedParameter(prefix + "recurrentKernel", shape: [u, gu])
         var inputBias: [T]? = nil, recurrentBias: [T]? = nil
         if cell.attributes.useBias {
             if cell.kind == .gru(resetAfter: true) {
@@ -91,8 +91,9 @@ enum RecurrentSequence {
                              expected: "[\(batch), \(u)]", found: "\(s.count) values")
         }
 
-        var xw = input.withScalars(as: T.self) { xs in
-            kernel.withUnsafeBufferPointer { ks in
+        // The kernels are read in place (no copy per call).
+        var xw = kernel.withScalars(as: T.self) { ks in
+            input.withScalars(as: T.self) { xs in
                 DenseKernels.gemmRows(xs, rows: batch * steps, inFeatures: features, weights: ks, units: gu, bias: inputBias)
             }
         }
@@ -102,8 +103,8 @@ enum RecurrentSequence {
         var sequence = [T](repeating: 0, count: cell.attributes.returnSequences ? batch * steps * u : 0)
         let scratch = StepScratch<T>(batch: batch, units: u, gates: cell.gates)
         defer { scratch.release() }
-        xw.withUnsafeMutableBufferPointer { xp in
-            recurrent.withUnsafeBufferPointer { rp in
+        recurrent.withScalars(as: T.self) { rp in
+            xw.withUnsafeMutableBufferPointer { xp in
                 h.withUnsafeMutableBufferPointer { hp in
                     c.withUnsafeMutableBufferPointer { cp in
                         previousOutput.withUnsafeMutableBufferPointer { op in

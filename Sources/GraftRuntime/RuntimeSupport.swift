@@ -55,10 +55,8 @@ extension Node {
         return t.scalars(as: T.self)
     }
 
-    /// Calls `body` with the parameter `name` as `T` values, shape checked as in
-    /// `parameterValues`, without copying when it already has dtype `T.dtype`.
-    func withParameter<T: RuntimeScalar, R>(_ name: String, as type: T.Type, shape: [Int],
-                                            _ body: (UnsafeBufferPointer<T>) throws -> R) throws -> R {
+    /// The parameter `name`, its shape checked as in `parameterValues` (data not touched).
+    func checkedParameter(_ name: String, shape: [Int]) throws -> Tensor {
         guard let t = parameters[name] else {
             throw GraftError(.missingWeights, "missing parameter '\(name)'", location: self.name, field: name,
                              expected: "a '\(name)' tensor", found: "parameters \(Array(parameters.keys))")
@@ -70,7 +68,14 @@ extension Node {
                                  field: name, expected: "\(shape)", found: "\(t.shape)")
             }
         }
-        return try t.withScalars(as: T.self, body)
+        return t
+    }
+
+    /// Calls `body` with the parameter `name` as `T` values, shape checked as in
+    /// `parameterValues`, without copying when it already has dtype `T.dtype`.
+    func withParameter<T: RuntimeScalar, R>(_ name: String, as type: T.Type, shape: [Int],
+                                            _ body: (UnsafeBufferPointer<T>) throws -> R) throws -> R {
+        try checkedParameter(name, shape: shape).withScalars(as: T.self, body)
     }
 
     /// The parameter `name` if present.
