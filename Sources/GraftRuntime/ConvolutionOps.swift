@@ -76,9 +76,10 @@ enum ConvolutionOps {
     /// Standard (optionally grouped) convolution without bias: per group, im2col over the
     /// whole batch then one GEMM [batch·positions, k·in/groups] · [k·in/groups, filters/groups]
     /// (a 1×1 window with stride 1 needs no im2col). The column buffer holds at most
-    /// `columnBudget` values (whole rows; at least one), filled and multiplied block by block.
+    /// `columnBudget` values (whole rows; at least one; by default see below), filled and
+    /// multiplied block by block.
     static func standard<T: RuntimeScalar>(_ node: Node, _ a: ConvAttributes, _ x: [T], _ view: SpatialView,
-                                           kernelName: String, columnBudget: Int = 1 << 16,
+                                           kernelName: String, columnBudget: Int? = nil,
                                            as type: T.Type) throws -> (values: [T], spatial: [Int], channels: Int) {
         let outDims = geometry(a, view).map(\.output)
         var out = [T](repeating: 0, count: view.batch * outDims.reduce(1, *) * a.filters)
@@ -97,7 +98,7 @@ enum ConvolutionOps {
         let outSpatial = Array(geometry(a, view).map(\.output).suffix(a.rank))
         let filters = a.filters
         let count = try SpatialView.checkedCount([view.batch] + outSpatial + [filters], node: node)
-        var out = Tensor(zeros: [view.batch] + outSpatial + [filters], dtype: T.dtype)
+        var out = try Tensor(transient: [view.batch] + outSpatial + [filters], dtype: T.dtype)
         try input.withScalars(as: T.self) { xp in
             try out.withUnsafeMutableBytes { raw in
                 let op = UnsafeMutableBufferPointer(rebasing: raw.bindMemory(to: T.self)[0..<count])
@@ -122,7 +123,7 @@ enum ConvolutionOps {
 
     /// The same on buffers: `x` channels-last as `view` describes it, `out` [batch, positions, filters].
     static func standard<T: RuntimeScalar>(_ node: Node, _ a: ConvAttributes, _ x: UnsafeBufferPointer<T>, _ view: SpatialView,
-                                           kernelName: String, columnBudget: Int = 1 << 16,
+                                           kernelName: String, columnBudget: Int? = nil,
                                            into out: UnsafeMutableBufferPointer<T>) throws {
         let cin = view.channels, filters = a.filters, groups = a.groups
         guard groups >= 1, cin % groups == 0, filters % groups == 0 else {
@@ -148,7 +149,10 @@ enum ConvolutionOps {
         // input already is the column matrix, one GEMM per group over the whole batch.
         let pointwise = taps == 1 && geo.allSatisfy { $0.stride == 1 && $0.padBefore == 0 && $0.output == $0.input }
         // im2col in blocks of output rows, so the column buffer stays small (cache-resident).
-        let block = max(1, min(view.batch * positions, columnBudget / rowLength))
+        // By default a block is about 1 MiB of float32 columns and at least 256 rows (the GEMM
+        // packs the kernel once per block, so fewer rows than that would waste it).
+        let budget = columnBudget ?? max(1 << 18, 256 * rowLength)
+        let block = max(1, min(view.batch * positions, budget / rowLength))
         // Every row of a block is written by im2col before the GEMM reads it: no zero fill.
         let cols = UnsafeMutablePointer<T>.allocate(capacity: pointwise ? 1 : block * rowLength)
         defer { cols.deallocate() }

@@ -28,7 +28,7 @@ enum DenseKernels {
         let rows = inFeatures == 0 ? x.shape.dropLast().reduce(1, *) : x.count / inFeatures
         // The kernel is used in place (no copy): weight matrices can be hundreds of MB. The
         // result is written straight into the output tensor's bytes.
-        var out = Tensor(zeros: Array(x.shape.dropLast()) + [units], dtype: T.dtype)
+        var out = try Tensor(transient: Array(x.shape.dropLast()) + [units], dtype: T.dtype)
         x.withScalars(as: T.self) { xs in
             kernel.withScalars(as: T.self) { ws in
                 out.withUnsafeMutableBytes { raw in

@@ -22,7 +22,7 @@ enum PoolingKernels {
         let (h, w) = (view.dims[1], view.dims[2])
         let outSpatial = Array(outDims.suffix(a.rank))
         _ = try SpatialView.checkedCount([view.batch] + outSpatial + [c], node: node)
-        var result = Tensor(zeros: [view.batch] + outSpatial + [c], dtype: T.dtype)
+        var result = try Tensor(transient: [view.batch] + outSpatial + [c], dtype: T.dtype)
         let isMax = a.kind == .max
         let (gz, gy, gx) = (geo[0], geo[1], geo[2])
         input.withScalars(as: T.self) { vp in

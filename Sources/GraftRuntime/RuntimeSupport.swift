@@ -23,13 +23,20 @@ extension Tensor {
         }
     }
 
+    /// A zero-filled tensor for a value computed during a forward pass: heap storage that the
+    /// allocator reuses from run to run (see `TensorStorage.init(heapByteCount:)`).
+    init(transient shape: [Int], dtype: DType) throws {
+        let bytes = try Tensor.checkedByteCount(shape: shape, dtype: dtype)
+        try self.init(shape: shape, dtype: dtype, storage: TensorStorage(heapByteCount: bytes))
+    }
+
     /// A tensor of dtype `T.dtype` holding `scalars` (row-major) with `shape`.
     init<T: RuntimeScalar>(shape: [Int], scalars: [T]) throws {
         guard shape.allSatisfy({ $0 >= 0 }), shape.reduce(1, *) == scalars.count else {
             throw GraftError(.shapeMismatch, "element count does not match shape",
                              expected: "\(shape.reduce(1, *)) elements for \(shape)", found: "\(scalars.count)")
         }
-        self.init(zeros: shape, dtype: T.dtype)
+        try self.init(transient: shape, dtype: T.dtype)
         if scalars.isEmpty { return }
         scalars.withUnsafeBytes { src in
             self.withUnsafeMutableBytes { dst in dst.copyMemory(from: src) }
