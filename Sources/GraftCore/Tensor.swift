@@ -49,6 +49,22 @@ public final class TensorStorage: @unchecked Sendable {
         memset(pointer, 0, size)
     }
 
+    /// Allocates `byteCount` zeroed bytes from the C allocator whatever the size (never an
+    /// anonymous mapping), 64-byte aligned: for short-lived tensors made and dropped over and
+    /// over, such as a forward pass' intermediate values, whose freed blocks the allocator hands
+    /// out again instead of the kernel mapping and faulting in fresh pages on every call.
+    public init(heapByteCount byteCount: Int) {
+        self.byteCount = byteCount
+        var raw: UnsafeMutableRawPointer? = nil
+        let size = max(byteCount, 1)
+        if posix_memalign(&raw, 64, size) != 0 || raw == nil {
+            raw = UnsafeMutableRawPointer.allocate(byteCount: size, alignment: 64)
+        }
+        pointer = raw.unsafelyUnwrapped
+        mappedLength = 0
+        memset(pointer, 0, size)
+    }
+
     deinit {
         if mappedLength > 0 { munmap(pointer, mappedLength) } else { free(pointer) }
     }

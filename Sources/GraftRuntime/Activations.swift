@@ -4,8 +4,13 @@ import GraftCore
 /// (the size of the last axis); all others are element-wise.
 public enum Activations {
     public static func apply<T: RuntimeScalar>(_ f: ActivationFunction, to x: UnsafeMutableBufferPointer<T>, rowLength: Int) {
+        if T.self == Float.self, applyFloat(f, to: UnsafeMutableRawBufferPointer(x).bindMemory(to: Float.self), rowLength: rowLength) {
+            return
+        }
         switch f {
         case .linear: return
+        case .relu(nil, 0, 0):
+            for i in x.indices { x[i] = max(x[i], 0) }
         case .relu(let maxValue, let slope, let threshold):
             // Keras' formula: positive part x·[x > threshold] (relu(x) when threshold is 0),
             // clipped to [0, maxValue] when a maximum is set, minus slope·relu(threshold − x).
@@ -70,6 +75,35 @@ public enum Activations {
             }
         case .rectifiedTanh: for i in x.indices { x[i] = max(0, T.tanh(x[i])) }
         }
+    }
+
+    /// The float32 versions of the functions built on exp (tanh, sigmoid, swish, softmax,
+    /// exp), on `VectorMath`; false for every other function.
+    static func applyFloat(_ f: ActivationFunction, to x: UnsafeMutableBufferPointer<Float>, rowLength: Int) -> Bool {
+        guard let p = x.baseAddress else { return true }
+        let n = x.count
+        switch f {
+        case .tanh: VectorMath.tanh(x)
+        case .sigmoid: VectorMath.sigmoid(x)
+        case .exponential: VectorMath.exp(x)
+        case .swish: for i in 0..<n { p[i] = p[i] * VectorMath.sigmoid(p[i]) }
+        case .softmax:
+            let length = max(rowLength, 1)
+            var start = 0
+            while start < n {
+                let row = p + start, count = min(length, n - start)
+                var m = -Float.infinity
+                for i in 0..<count { m = max(m, row[i]) }
+                for i in 0..<count { row[i] = VectorMath.exp(row[i] - m) }
+                var sum: Float = 0
+                for i in 0..<count { sum += row[i] }
+                let inverse = 1 / sum
+                for i in 0..<count { row[i] *= inverse }
+                start += count
+            }
+        default: return false
+        }
+        return true
     }
 
     @inline(__always) public static func sigmoid<T: RuntimeScalar>(_ v: T) -> T {

@@ -49,6 +49,13 @@ struct SpatialView {
     /// Reads `t` (rank `rank` + 2, in `format`) as channels-last values of `T`.
     static func read<T: RuntimeScalar>(_ t: Tensor, rank: Int, format: DataFormat, node: Node,
                                        as type: T.Type) throws -> (values: [T], view: SpatialView) {
+        let (last, view) = try channelsLast(t, rank: rank, format: format, node: node)
+        return (last.scalars(as: T.self), view)
+    }
+
+    /// `t` (rank `rank` + 2, in `format`) as a channels-last tensor (itself when already
+    /// channels-last) and its view.
+    static func channelsLast(_ t: Tensor, rank: Int, format: DataFormat, node: Node) throws -> (tensor: Tensor, view: SpatialView) {
         guard (1...3).contains(rank) else {
             throw GraftError(.unsupported, "spatial rank must be 1, 2 or 3", location: node.name, field: "rank",
                              expected: "1...3", found: "\(rank)")
@@ -61,7 +68,7 @@ struct SpatialView {
         let spatial = Array(last.shape[1...rank])
         let view = SpatialView(batch: last.shape[0], dims: lift(spatial, fill: 1), channels: last.shape[rank + 1],
                                spatial: spatial)
-        return (last.scalars(as: T.self), view)
+        return (last, view)
     }
 
     /// The element count of an output of `shape` whose size comes from attributes (strides,

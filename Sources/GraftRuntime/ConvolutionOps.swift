@@ -18,6 +18,9 @@ enum ConvolutionOps {
             throw GraftError(.unsupported, "causal padding exists only for 1-D convolutions", location: node.name,
                              field: "padding", found: "causal on rank \(a.rank)")
         }
+        if case .standard = a.kind {
+            return try standardLayer(node, a, x, as: T.self)
+        }
         let (values, view) = try SpatialView.read(x, rank: a.rank, format: a.dataFormat, node: node, as: T.self)
         var result: (values: [T], spatial: [Int], channels: Int)
         switch a.kind {
@@ -38,10 +41,16 @@ enum ConvolutionOps {
             result = try transposed(node, a, values, view, outputPadding: outputPadding, as: T.self)
         }
         if a.useBias {
-            let bias: [T] = try node.parameterValues("bias", as: T.self, shape: [result.channels])
             let c = result.channels
-            if c > 0 {
-                for i in 0..<result.values.count { result.values[i] += bias[i % c] }
+            try node.withParameter("bias", as: T.self, shape: [c]) { bp in
+                guard c > 0, let bias = bp.baseAddress else { return }
+                result.values.withUnsafeMutableBufferPointer { vp in
+                    guard let v = vp.baseAddress else { return }
+                    for r in 0..<(vp.count / c) {
+                        let row = v + r * c
+                        for i in 0..<c { row[i] += bias[i] }
+                    }
+                }
             }
         }
         var out = try SpatialView.write(result.values, batch: view.batch, spatial: result.spatial,
@@ -64,12 +73,58 @@ enum ConvolutionOps {
         }
     }
 
-    /// Standard (optionally grouped) convolution without bias: im2col per example and group,
-    /// then one GEMM [positions, k·in/groups] · [k·in/groups, filters/groups]. The column
-    /// buffer holds at most `columnBudget` values (whole rows; at least one).
+    /// Standard (optionally grouped) convolution without bias: per group, im2col over the
+    /// whole batch then one GEMM [batch·positions, k·in/groups] · [k·in/groups, filters/groups]
+    /// (a 1×1 window with stride 1 needs no im2col). The column buffer holds at most
+    /// `columnBudget` values (whole rows; at least one; by default see below), filled and
+    /// multiplied block by block.
     static func standard<T: RuntimeScalar>(_ node: Node, _ a: ConvAttributes, _ x: [T], _ view: SpatialView,
-                                           kernelName: String, columnBudget: Int = 1 << 22,
+                                           kernelName: String, columnBudget: Int? = nil,
                                            as type: T.Type) throws -> (values: [T], spatial: [Int], channels: Int) {
+        let outDims = geometry(a, view).map(\.output)
+        var out = [T](repeating: 0, count: view.batch * outDims.reduce(1, *) * a.filters)
+        try x.withUnsafeBufferPointer { xp in
+            try out.withUnsafeMutableBufferPointer { op in
+                try standard(node, a, xp, view, kernelName: kernelName, columnBudget: columnBudget, into: op)
+            }
+        }
+        return (out, Array(outDims.suffix(a.rank)), a.filters)
+    }
+
+    /// A standard convolution layer: the input read in place when channels-last, the output
+    /// written straight into the result tensor, then bias and activation in place on it.
+    static func standardLayer<T: RuntimeScalar>(_ node: Node, _ a: ConvAttributes, _ x: Tensor, as type: T.Type) throws -> Tensor {
+        let (input, view) = try SpatialView.channelsLast(x, rank: a.rank, format: a.dataFormat, node: node)
+        let outSpatial = Array(geometry(a, view).map(\.output).suffix(a.rank))
+        let filters = a.filters
+        let count = try SpatialView.checkedCount([view.batch] + outSpatial + [filters], node: node)
+        var out = try Tensor(transient: [view.batch] + outSpatial + [filters], dtype: T.dtype)
+        try input.withScalars(as: T.self) { xp in
+            try out.withUnsafeMutableBytes { raw in
+                let op = UnsafeMutableBufferPointer(rebasing: raw.bindMemory(to: T.self)[0..<count])
+                try standard(node, a, xp, view, kernelName: "kernel", into: op)
+                if a.useBias {
+                    try node.withParameter("bias", as: T.self, shape: [filters]) { bp in
+                        guard filters > 0, let bias = bp.baseAddress, let v = op.baseAddress else { return }
+                        for r in 0..<(count / filters) {
+                            let row = v + r * filters
+                            for i in 0..<filters { row[i] += bias[i] }
+                        }
+                    }
+                }
+            }
+        }
+        try ActivationKernels.applyInPlace(a.activation, &out, featureAxis: out.rank - 1, as: T.self)
+        if a.dataFormat == .channelsFirst {
+            out = try out.transposed([0, a.rank + 1] + Array(1...a.rank))
+        }
+        return out
+    }
+
+    /// The same on buffers: `x` channels-last as `view` describes it, `out` [batch, positions, filters].
+    static func standard<T: RuntimeScalar>(_ node: Node, _ a: ConvAttributes, _ x: UnsafeBufferPointer<T>, _ view: SpatialView,
+                                           kernelName: String, columnBudget: Int? = nil,
+                                           into out: UnsafeMutableBufferPointer<T>) throws {
         let cin = view.channels, filters = a.filters, groups = a.groups
         guard groups >= 1, cin % groups == 0, filters % groups == 0 else {
             throw GraftError(.shapeMismatch, "channels and filters must divide by groups", location: node.name,
@@ -77,66 +132,90 @@ enum ConvolutionOps {
                              found: "\(groups)")
         }
         let cg = cin / groups, fg = filters / groups
-        let kernel: [T] = try node.parameterValues(kernelName, as: T.self, shape: a.kernelSize + [cg, filters])
         let geo = geometry(a, view)
         let outDims = geo.map(\.output)
         let positions = outDims.reduce(1, *)
         let taps = geo.map(\.kernel).reduce(1, *)
         let rowLength = taps * cg
-        var out = [T](repeating: 0, count: view.batch * positions * filters)
-        guard positions > 0, filters > 0, rowLength > 0 else {
-            return (out, Array(outDims.suffix(a.rank)), filters)
+        guard out.count >= view.batch * positions * filters, x.count >= view.batch * view.positions * cin else {
+            throw GraftError(.shapeMismatch, "convolution buffers do not match the input", location: node.name,
+                             expected: "\(view.batch * view.positions * cin) input values", found: "\(x.count)")
         }
-        // im2col in blocks of output positions, so the column buffer stays small on big images.
-        let block = max(1, min(positions, columnBudget / rowLength))
-        var cols = [T](repeating: 0, count: block * rowLength)
-        let inStride = view.positions * cin
-        for b in 0..<view.batch {
+        guard positions > 0, filters > 0, rowLength > 0 else {
+            out.update(repeating: 0)
+            return
+        }
+        // A 1×1 window with stride 1 and no padding reads each input position as is: the
+        // input already is the column matrix, one GEMM per group over the whole batch.
+        let pointwise = taps == 1 && geo.allSatisfy { $0.stride == 1 && $0.padBefore == 0 && $0.output == $0.input }
+        // im2col in blocks of output rows, so the column buffer stays small (cache-resident).
+        // By default a block is about 1 MiB of float32 columns and at least 256 rows (the GEMM
+        // packs the kernel once per block, so fewer rows than that would waste it).
+        let budget = columnBudget ?? max(1 << 18, 256 * rowLength)
+        let block = max(1, min(view.batch * positions, budget / rowLength))
+        // Every row of a block is written by im2col before the GEMM reads it: no zero fill.
+        let cols = UnsafeMutablePointer<T>.allocate(capacity: pointwise ? 1 : block * rowLength)
+        defer { cols.deallocate() }
+        try node.withParameter(kernelName, as: T.self, shape: a.kernelSize + [cg, filters]) { kp in
+            guard let k = kp.baseAddress, let xs = x.baseAddress, let o = out.baseAddress else { return }
+            if pointwise {
+                for g in 0..<groups {
+                    T.gemm(transA: false, transB: false, m: view.batch * positions, n: fg, k: cg, alpha: 1,
+                           a: xs + g * cg, lda: cin, b: k + g * fg, ldb: filters, beta: 0, c: o + g * fg, ldc: filters)
+                }
+                return
+            }
+            // Rows are (example, output position) pairs over the whole batch.
+            let rows = view.batch * positions
             for g in 0..<groups {
                 var start = 0
-                while start < positions {
-                    let count = min(block, positions - start)
-                    im2col(x, base: b * inStride, view: view, geo: geo, channelOffset: g * cg, channelCount: cg,
-                           positions: start..<(start + count), into: &cols)
-                    cols.withUnsafeBufferPointer { cp in
-                        kernel.withUnsafeBufferPointer { kp in
-                            out.withUnsafeMutableBufferPointer { op in
-                                T.gemm(transA: false, transB: false, m: count, n: fg, k: rowLength, alpha: 1,
-                                       a: cp.baseAddress!, lda: rowLength, b: kp.baseAddress! + g * fg, ldb: filters,
-                                       beta: 0, c: op.baseAddress! + (b * positions + start) * filters + g * fg, ldc: filters)
-                            }
-                        }
-                    }
+                while start < rows {
+                    let count = min(block, rows - start)
+                    im2col(xs, view: view, geo: geo, channelOffset: g * cg, channelCount: cg,
+                           positions: start..<(start + count), into: cols)
+                    T.gemm(transA: false, transB: false, m: count, n: fg, k: rowLength, alpha: 1,
+                           a: cols, lda: rowLength, b: k + g * fg, ldb: filters,
+                           beta: 0, c: o + start * filters + g * fg, ldc: filters)
                     start += count
                 }
             }
         }
-        return (out, Array(outDims.suffix(a.rank)), filters)
     }
 
     /// Fills `cols` [positions.count, taps·channelCount] with the input window of each output
-    /// position in `positions` (flat indices; zeros where the window reaches into padding).
+    /// row in `positions`: flat indices example·(output positions) + position over the batch
+    /// starting at `x` (zeros where the window reaches into padding).
     /// Column order = kernel order (tap-major, then channel), matching a kernel
     /// [k..., channels, filters] read as a matrix.
-    static func im2col<T: RuntimeScalar>(_ x: [T], base: Int, view: SpatialView, geo: [AxisGeometry],
-                                         channelOffset: Int, channelCount: Int, positions: Range<Int>, into cols: inout [T]) {
+    static func im2col<T: RuntimeScalar>(_ x: UnsafePointer<T>, view: SpatialView, geo: [AxisGeometry],
+                                         channelOffset: Int, channelCount: Int, positions: Range<Int>,
+                                         into cols: UnsafeMutablePointer<T>) {
         let cin = view.channels
-        let (h, w) = (view.dims[1], view.dims[2])
-        let (outH, outW) = (geo[1].output, geo[2].output)
-        var col = 0
-        for p in positions {
+        let (d, h, w) = (view.dims[0], view.dims[1], view.dims[2])
+        let (gz, gy, gx) = (geo[0], geo[1], geo[2])
+        let (outH, outW) = (gy.output, gx.output)
+        let outPositions = gz.output * outH * outW, inStride = view.positions * cin
+        var col = cols
+        for row in positions {
+            let b = row / outPositions, p = row % outPositions
+            let x = x + b * inStride
             let oz = p / (outH * outW), oy = (p / outW) % outH, ox = p % outW
-            for kz in 0..<geo[0].kernel {
-                let iz = oz * geo[0].stride - geo[0].padBefore + kz * geo[0].dilation
-                for ky in 0..<geo[1].kernel {
-                    let iy = oy * geo[1].stride - geo[1].padBefore + ky * geo[1].dilation
-                    for kx in 0..<geo[2].kernel {
-                        let ix = ox * geo[2].stride - geo[2].padBefore + kx * geo[2].dilation
-                        if iz < 0 || iz >= view.dims[0] || iy < 0 || iy >= h || ix < 0 || ix >= w {
-                            for c in 0..<channelCount { cols[col + c] = 0 }
+            for kz in 0..<gz.kernel {
+                let iz = oz * gz.stride - gz.padBefore + kz * gz.dilation
+                for ky in 0..<gy.kernel {
+                    let iy = oy * gy.stride - gy.padBefore + ky * gy.dilation
+                    let rowInside = iz >= 0 && iz < d && iy >= 0 && iy < h
+                    for kx in 0..<gx.kernel {
+                        let ix = ox * gx.stride - gx.padBefore + kx * gx.dilation
+                        if rowInside && ix >= 0 && ix < w {
+                            let src = x + ((iz * h + iy) * w + ix) * cin + channelOffset
+                            if channelCount < 16 {
+                                for c in 0..<channelCount { col[c] = src[c] }
+                            } else {
+                                col.update(from: src, count: channelCount)
+                            }
                         } else {
-                            let src = base + ((iz * h + iy) * w + ix) * cin + channelOffset
-                            for c in 0..<channelCount { cols[col + c] = x[src + c] }
+                            for c in 0..<channelCount { col[c] = 0 }
                         }
                         col += channelCount
                     }

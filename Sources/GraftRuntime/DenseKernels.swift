@@ -26,13 +26,19 @@ enum DenseKernels {
         }
         let bias: [T]? = useBias ? try node.parameterValues("bias", as: T.self, shape: [units]) : nil
         let rows = inFeatures == 0 ? x.shape.dropLast().reduce(1, *) : x.count / inFeatures
-        // The kernel is used in place (no copy): weight matrices can be hundreds of MB.
-        let values = x.withScalars(as: T.self) { xs in
+        // The kernel is used in place (no copy): weight matrices can be hundreds of MB. The
+        // result is written straight into the output tensor's bytes.
+        var out = try Tensor(transient: Array(x.shape.dropLast()) + [units], dtype: T.dtype)
+        x.withScalars(as: T.self) { xs in
             kernel.withScalars(as: T.self) { ws in
-                gemmRows(xs, rows: rows, inFeatures: inFeatures, weights: ws, units: units, bias: bias)
+                out.withUnsafeMutableBytes { raw in
+                    let op = raw.bindMemory(to: T.self)
+                    gemmRows(xs, rows: rows, inFeatures: inFeatures, weights: ws, units: units, bias: bias,
+                             into: UnsafeMutableBufferPointer(rebasing: op[0..<(rows * units)]))
+                }
             }
         }
-        return try Tensor(shape: Array(x.shape.dropLast()) + [units], scalars: values)
+        return out
     }
 
     /// [rows, inFeatures] · [inFeatures, units] + bias, row-major.
@@ -48,16 +54,28 @@ enum DenseKernels {
     static func gemmRows<T: RuntimeScalar>(_ x: UnsafeBufferPointer<T>, rows: Int, inFeatures: Int,
                                            weights: UnsafeBufferPointer<T>, units: Int, bias: [T]?) -> [T] {
         var out = [T](repeating: 0, count: rows * units)
-        if let bias {
-            for r in 0..<rows { for u in 0..<units { out[r * units + u] = bias[u] } }
-        }
-        guard rows > 0, units > 0, inFeatures > 0, x.count >= rows * inFeatures, weights.count >= inFeatures * units,
-              let a = x.baseAddress, let b = weights.baseAddress else { return out }
         out.withUnsafeMutableBufferPointer { op in
-            guard let c = op.baseAddress else { return }
-            T.gemm(transA: false, transB: false, m: rows, n: units, k: inFeatures, alpha: 1,
-                   a: a, lda: inFeatures, b: b, ldb: units, beta: bias == nil ? 0 : 1, c: c, ldc: units)
+            gemmRows(x, rows: rows, inFeatures: inFeatures, weights: weights, units: units, bias: bias, into: op)
         }
         return out
+    }
+
+    /// The same into `out` ([rows, units]): the bias rows first, then one GEMM with beta 1.
+    static func gemmRows<T: RuntimeScalar>(_ x: UnsafeBufferPointer<T>, rows: Int, inFeatures: Int,
+                                           weights: UnsafeBufferPointer<T>, units: Int, bias: [T]?,
+                                           into out: UnsafeMutableBufferPointer<T>) {
+        guard rows > 0, units > 0, out.count >= rows * units, let c = out.baseAddress else { return }
+        if let bias, bias.count >= units {
+            bias.withUnsafeBufferPointer { bp in
+                guard let b = bp.baseAddress else { return }
+                for r in 0..<rows { (c + r * units).update(from: b, count: units) }
+            }
+        } else {
+            c.update(repeating: 0, count: rows * units)
+        }
+        guard inFeatures > 0, x.count >= rows * inFeatures, weights.count >= inFeatures * units,
+              let a = x.baseAddress, let b = weights.baseAddress else { return }
+        T.gemm(transA: false, transB: false, m: rows, n: units, k: inFeatures, alpha: 1,
+               a: a, lda: inFeatures, b: b, ldb: units, beta: 1, c: c, ldc: units)
     }
 }

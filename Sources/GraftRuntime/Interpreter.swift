@@ -73,6 +73,7 @@ public struct Interpreter {
     /// The forward pass: graph inputs (all of them, unless `presets` is non-empty, when only
     /// the inputs still needed must be given, none in practice), then every needed node.
     private func evaluate(_ inputs: [Tensor], presets: [NodeOutput: Tensor], outputs wanted: [NodeOutput]) throws -> [Tensor] {
+        BLASKernels.prepare()
         let inputNodes = presets.isEmpty ? graph.inputs : []
         guard inputs.count == inputNodes.count else {
             throw GraftError(.invalidArgument, "wrong number of inputs",

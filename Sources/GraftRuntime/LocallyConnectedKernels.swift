@@ -30,8 +30,13 @@ enum LocallyConnectedKernels {
         var out = [T](repeating: 0, count: view.batch * positions * filters)
         var cols = [T](repeating: 0, count: positions * rowLength)
         for b in 0..<view.batch {
-            ConvolutionOps.im2col(values, base: b * view.positions * view.channels, view: view, geo: geo,
-                                  channelOffset: 0, channelCount: view.channels, positions: 0..<positions, into: &cols)
+            values.withUnsafeBufferPointer { xp in
+                cols.withUnsafeMutableBufferPointer { cp in
+                    guard let x = xp.baseAddress, let c = cp.baseAddress else { return }
+                    ConvolutionOps.im2col(x + b * view.positions * view.channels, view: view, geo: geo, channelOffset: 0,
+                                          channelCount: view.channels, positions: 0..<positions, into: c)
+                }
+            }
             for p in 0..<positions {
                 let dst = (b * positions + p) * filters
                 for f in 0..<filters { out[dst + f] = bias?[p * filters + f] ?? 0 }

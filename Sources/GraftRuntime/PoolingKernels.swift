@@ -10,7 +10,7 @@ enum PoolingKernels {
         if a.padding == .causal {
             throw GraftError(.unsupported, "causal padding for pooling", location: node.name, field: "padding")
         }
-        let (values, view) = try SpatialView.read(x, rank: a.rank, format: a.dataFormat, node: node, as: T.self)
+        let (input, view) = try SpatialView.channelsLast(x, rank: a.rank, format: a.dataFormat, node: node)
         let lead = 3 - a.rank
         let geo: [AxisGeometry] = (0..<3).map { axis in
             guard axis >= lead else { return .identity }
@@ -20,44 +20,60 @@ enum PoolingKernels {
         let outDims = geo.map(\.output)
         let c = view.channels
         let (h, w) = (view.dims[1], view.dims[2])
-        var out = [T](repeating: 0, count: view.batch * outDims.reduce(1, *) * c)
-        var acc = [T](repeating: 0, count: c)
-        var o = 0
-        for b in 0..<view.batch {
-            let inBase = b * view.positions * c
-            for oz in 0..<outDims[0] {
-                for oy in 0..<outDims[1] {
-                    for ox in 0..<outDims[2] {
-                        for i in 0..<c { acc[i] = a.kind == .max ? -T.infinity : 0 }
-                        var cells = 0
-                        for kz in 0..<geo[0].kernel {
-                            let iz = oz * geo[0].stride - geo[0].padBefore + kz
-                            guard iz >= 0, iz < view.dims[0] else { continue }
-                            for ky in 0..<geo[1].kernel {
-                                let iy = oy * geo[1].stride - geo[1].padBefore + ky
-                                guard iy >= 0, iy < h else { continue }
-                                for kx in 0..<geo[2].kernel {
-                                    let ix = ox * geo[2].stride - geo[2].padBefore + kx
-                                    guard ix >= 0, ix < w else { continue }
-                                    let src = inBase + ((iz * h + iy) * w + ix) * c
-                                    cells += 1
-                                    if a.kind == .max {
-                                        for i in 0..<c where values[src + i] > acc[i] || values[src + i].isNaN { acc[i] = values[src + i] }
-                                    } else {
-                                        for i in 0..<c { acc[i] += values[src + i] }
+        let outSpatial = Array(outDims.suffix(a.rank))
+        _ = try SpatialView.checkedCount([view.batch] + outSpatial + [c], node: node)
+        var result = try Tensor(transient: [view.batch] + outSpatial + [c], dtype: T.dtype)
+        let isMax = a.kind == .max
+        let (gz, gy, gx) = (geo[0], geo[1], geo[2])
+        input.withScalars(as: T.self) { vp in
+            result.withUnsafeMutableBytes { raw in
+                let op = raw.bindMemory(to: T.self)
+                guard c > 0, let input = vp.baseAddress, var o = op.baseAddress else { return }
+                for b in 0..<view.batch {
+                    let inBase = input + b * view.positions * c
+                    for oz in 0..<outDims[0] {
+                        for oy in 0..<outDims[1] {
+                            for ox in 0..<outDims[2] {
+                                // The output row accumulates in place.
+                                o.update(repeating: isMax ? -T.infinity : 0, count: c)
+                                var cells = 0
+                                for kz in 0..<gz.kernel {
+                                    let iz = oz * gz.stride - gz.padBefore + kz
+                                    guard iz >= 0, iz < view.dims[0] else { continue }
+                                    for ky in 0..<gy.kernel {
+                                        let iy = oy * gy.stride - gy.padBefore + ky
+                                        guard iy >= 0, iy < h else { continue }
+                                        for kx in 0..<gx.kernel {
+                                            let ix = ox * gx.stride - gx.padBefore + kx
+                                            guard ix >= 0, ix < w else { continue }
+                                            let src = inBase + ((iz * h + iy) * w + ix) * c
+                                            cells += 1
+                                            if isMax {
+                                                for i in 0..<c {
+                                                    let v = src[i]
+                                                    o[i] = v > o[i] || v.isNaN ? v : o[i]
+                                                }
+                                            } else {
+                                                for i in 0..<c { o[i] += src[i] }
+                                            }
+                                        }
                                     }
                                 }
+                                if !isMax {
+                                    let divisor = T(max(cells, 1))
+                                    for i in 0..<c { o[i] /= divisor }
+                                }
+                                o += c
                             }
                         }
-                        let divisor = T(max(cells, 1))
-                        for i in 0..<c { out[o + i] = a.kind == .max ? acc[i] : acc[i] / divisor }
-                        o += c
                     }
                 }
             }
         }
-        return try SpatialView.write(out, batch: view.batch, spatial: Array(outDims.suffix(a.rank)), channels: c,
-                                     format: a.dataFormat)
+        if a.dataFormat == .channelsFirst {
+            result = try result.transposed([0, a.rank + 1] + Array(1...a.rank))
+        }
+        return result
     }
 
     /// Global max/average over all spatial axes → [batch, channels] (or with size-1 spatial

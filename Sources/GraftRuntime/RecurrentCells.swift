@@ -62,8 +62,8 @@ enum RecurrentSequence {
         try requireRank(input, [3], node, what: "recurrent input [batch, time, features]")
         let (batch, steps, features) = (input.shape[0], input.shape[1], input.shape[2])
         let u = cell.attributes.units, gu = cell.gates * u
-        let kernel: [T] = try node.parameterValues(prefix + "kernel", as: T.self, shape: [features, gu])
-        let recurrent: [T] = try node.parameterValues(prefix + "recurrentKernel", as: T.self, shape: [u, gu])
+        let kernel = try node.checkedParameter(prefix + "kernel", shape: [features, gu])
+        let recurrent = try node.checkedParameter(prefix + "recurrentKernel", shape: [u, gu])
         var inputBias: [T]? = nil, recurrentBias: [T]? = nil
         if cell.attributes.useBias {
             if cell.kind == .gru(resetAfter: true) {
@@ -91,108 +91,33 @@ enum RecurrentSequence {
                              expected: "[\(batch), \(u)]", found: "\(s.count) values")
         }
 
-        let xw = DenseKernels.gemmRows(input.scalars(as: T.self), rows: batch * steps, inFeatures: features,
-                                       weights: kernel, units: gu, bias: inputBias)
+        // The kernels are read in place (no copy per call).
+        var xw = kernel.withScalars(as: T.self) { ks in
+            input.withScalars(as: T.self) { xs in
+                DenseKernels.gemmRows(xs, rows: batch * steps, inFeatures: features, weights: ks, units: gu, bias: inputBias)
+            }
+        }
         var h = initialStates.first ?? [T](repeating: 0, count: batch * u)
         var c = initialStates.count > 1 ? initialStates[1] : [T](repeating: 0, count: batch * u)
         var previousOutput = [T](repeating: 0, count: batch * u)
         var sequence = [T](repeating: 0, count: cell.attributes.returnSequences ? batch * steps * u : 0)
-        let act = cell.attributes.activation, gate = cell.attributes.recurrentActivation
-
-        var rec = [T](repeating: 0, count: batch * gu)
-        var newH = [T](repeating: 0, count: batch * u), newC = newH
-        var g0 = newH, g1 = newH, g2 = newH, g3 = newH
-
-        for i in 0..<steps {
-            let t = goBackwards ? steps - 1 - i : i
-            // Pre-activations from the input, row b at xw[(b·steps + t)·gu].
-            @inline(__always) func pre(_ b: Int, _ j: Int) -> T { xw[(b * steps + t) * gu + j] }
-
-            switch cell.kind {
-            case .simple:
-                multiply(h, recurrent, rows: batch, inner: u, columns: u, ldb: gu, columnOffset: 0, into: &rec, ldc: gu)
-                for b in 0..<batch { for j in 0..<u { newH[b * u + j] = pre(b, j) + rec[b * gu + j] } }
-                apply(act, &newH, rowLength: u)
-
-            case .lstm:
-                multiply(h, recurrent, rows: batch, inner: u, columns: gu, ldb: gu, columnOffset: 0, into: &rec, ldc: gu)
-                for b in 0..<batch {
-                    for j in 0..<u {
-                        let r = b * gu, k = b * u + j
-                        g0[k] = pre(b, j) + rec[r + j]
-                        g1[k] = pre(b, u + j) + rec[r + u + j]
-                        g2[k] = pre(b, 2 * u + j) + rec[r + 2 * u + j]
-                        g3[k] = pre(b, 3 * u + j) + rec[r + 3 * u + j]
-                        if let p = peepholes {
-                            g0[k] += c[k] * p[j]
-                            g1[k] += c[k] * p[u + j]
+        let scratch = StepScratch<T>(batch: batch, units: u, gates: cell.gates)
+        defer { scratch.release() }
+        recurrent.withScalars(as: T.self) { rp in
+            xw.withUnsafeMutableBufferPointer { xp in
+                h.withUnsafeMutableBufferPointer { hp in
+                    c.withUnsafeMutableBufferPointer { cp in
+                        previousOutput.withUnsafeMutableBufferPointer { op in
+                            sequence.withUnsafeMutableBufferPointer { sp in
+                                let buffers = StepBuffers(xw: xp.baseAddress, recurrent: rp.baseAddress, h: hp.baseAddress,
+                                                          c: cp.baseAddress, previousOutput: op.baseAddress,
+                                                          sequence: sp.isEmpty ? nil : sp.baseAddress)
+                                runSteps(cell, buffers, scratch, batch: batch, steps: steps, goBackwards: goBackwards,
+                                         mask: x.mask, zeroOutputForMask: zeroOutputForMask, masking: masking,
+                                         peepholes: peepholes, recurrentBias: recurrentBias)
+                            }
                         }
                     }
-                }
-                apply(gate, &g0, rowLength: u)
-                apply(gate, &g1, rowLength: u)
-                apply(act, &g2, rowLength: u)
-                for k in 0..<(batch * u) { newC[k] = g1[k] * c[k] + g0[k] * g2[k] }
-                if let p = peepholes {
-                    for b in 0..<batch { for j in 0..<u { g3[b * u + j] += newC[b * u + j] * p[2 * u + j] } }
-                }
-                apply(gate, &g3, rowLength: u)
-                newH = newC
-                apply(act, &newH, rowLength: u)
-                for k in 0..<(batch * u) { newH[k] *= g3[k] }
-
-            case .gru(let resetAfter):
-                // g0 = z, g1 = r, g2 = candidate.
-                if resetAfter {
-                    multiply(h, recurrent, rows: batch, inner: u, columns: gu, ldb: gu, columnOffset: 0, into: &rec, ldc: gu)
-                    if let rb = recurrentBias {
-                        for b in 0..<batch { for j in 0..<gu { rec[b * gu + j] += rb[j] } }
-                    }
-                } else {
-                    multiply(h, recurrent, rows: batch, inner: u, columns: 2 * u, ldb: gu, columnOffset: 0, into: &rec, ldc: gu)
-                }
-                for b in 0..<batch {
-                    for j in 0..<u {
-                        g0[b * u + j] = pre(b, j) + rec[b * gu + j]
-                        g1[b * u + j] = pre(b, u + j) + rec[b * gu + u + j]
-                    }
-                }
-                apply(gate, &g0, rowLength: u)
-                apply(gate, &g1, rowLength: u)
-                if resetAfter {
-                    for b in 0..<batch {
-                        for j in 0..<u { g2[b * u + j] = pre(b, 2 * u + j) + g1[b * u + j] * rec[b * gu + 2 * u + j] }
-                    }
-                } else {
-                    for k in 0..<(batch * u) { g3[k] = g1[k] * h[k] }
-                    // (r ⊙ h) · U_h, written into rec's candidate block.
-                    multiply(g3, recurrent, rows: batch, inner: u, columns: u, ldb: gu, columnOffset: 2 * u, into: &rec, ldc: gu)
-                    for b in 0..<batch {
-                        for j in 0..<u { g2[b * u + j] = pre(b, 2 * u + j) + rec[b * gu + 2 * u + j] }
-                    }
-                }
-                apply(act, &g2, rowLength: u)
-                for k in 0..<(batch * u) { newH[k] = g0[k] * h[k] + (1 - g0[k]) * g2[k] }
-            }
-
-            // Masked rows keep their states and repeat the previous output (or output 0).
-            for b in 0..<batch {
-                let present = x.mask.map { $0[b * steps + t] } ?? true
-                let range = (b * u)..<(b * u + u)
-                if present {
-                    for k in range {
-                        h[k] = newH[k]
-                        previousOutput[k] = newH[k]
-                    }
-                    if cell.stateCount == 2 { for k in range { c[k] = newC[k] } }
-                } else if masking == .dl4j {
-                    for k in range { h[k] = 0; c[k] = 0; previousOutput[k] = 0 }
-                } else if zeroOutputForMask {
-                    for k in range { previousOutput[k] = 0 }
-                }
-                if cell.attributes.returnSequences {
-                    let dst = (b * steps + i) * u
-                    for j in 0..<u { sequence[dst + j] = previousOutput[b * u + j] }
                 }
             }
         }
@@ -200,21 +125,141 @@ enum RecurrentSequence {
         return Result(steps: steps, sequence: sequence, last: previousOutput, states: states)
     }
 
-    /// out[:, columnOffset ..< columnOffset + columns] = a[rows, inner] · w[:, columnOffset ..< columnOffset + columns]
-    /// (w row-major with leading dimension `ldb`, out with `ldc`).
-    static func multiply<T: RuntimeScalar>(_ a: [T], _ w: [T], rows: Int, inner: Int, columns: Int, ldb: Int,
-                                           columnOffset: Int, into out: inout [T], ldc: Int) {
-        guard rows > 0, columns > 0 else { return }
-        if inner == 0 {
-            for r in 0..<rows { for j in 0..<columns { out[r * ldc + columnOffset + j] = 0 } }
-            return
+    /// The arrays a sequence run works on, as base addresses (nil only when empty).
+    struct StepBuffers<T: RuntimeScalar> {
+        /// Input pre-activations [batch, steps, gates·units]; each step adds its recurrent part in place.
+        var xw: UnsafeMutablePointer<T>?
+        /// Recurrent kernel [units, gates·units].
+        var recurrent: UnsafePointer<T>?
+        var h: UnsafeMutablePointer<T>?
+        var c: UnsafeMutablePointer<T>?
+        var previousOutput: UnsafeMutablePointer<T>?
+        /// Outputs [batch, steps, units] (nil unless returnSequences).
+        var sequence: UnsafeMutablePointer<T>?
+    }
+
+    /// Per-step work buffers, allocated once per run: new h and c [batch, units], the
+    /// recurrent product [batch, gates·units] (GRU) and one more [batch, units].
+    final class StepScratch<T: RuntimeScalar> {
+        let newH: UnsafeMutablePointer<T>, newC: UnsafeMutablePointer<T>, temp: UnsafeMutablePointer<T>
+        let rec: UnsafeMutablePointer<T>
+        init(batch: Int, units: Int, gates: Int) {
+            let n = max(batch * units, 1)
+            newH = .allocate(capacity: n); newH.initialize(repeating: 0, count: n)
+            newC = .allocate(capacity: n); newC.initialize(repeating: 0, count: n)
+            temp = .allocate(capacity: n); temp.initialize(repeating: 0, count: n)
+            let r = max(batch * units * gates, 1)
+            rec = .allocate(capacity: r); rec.initialize(repeating: 0, count: r)
         }
-        a.withUnsafeBufferPointer { ap in
-            w.withUnsafeBufferPointer { wp in
-                out.withUnsafeMutableBufferPointer { op in
-                    T.gemm(transA: false, transB: false, m: rows, n: columns, k: inner, alpha: 1,
-                           a: ap.baseAddress!, lda: inner, b: wp.baseAddress! + columnOffset, ldb: ldb,
-                           beta: 0, c: op.baseAddress! + columnOffset, ldc: ldc)
+        func release() { newH.deallocate(); newC.deallocate(); temp.deallocate(); rec.deallocate() }
+    }
+
+    /// The time loop. Step t's rows of `xw` (row b at (b·steps + t)·gu, leading dimension
+    /// steps·gu) receive h·recurrentKernel by one GEMM with beta 1, then the gate functions
+    /// run on contiguous gate blocks of each row.
+    static func runSteps<T: RuntimeScalar>(_ cell: RecurrentCell, _ buffers: StepBuffers<T>, _ scratch: StepScratch<T>,
+                                           batch: Int, steps: Int, goBackwards: Bool, mask: [Bool]?,
+                                           zeroOutputForMask: Bool, masking: MaskSemantics, peepholes: [T]?,
+                                           recurrentBias: [T]?) {
+        let u = cell.attributes.units, gu = cell.gates * u
+        guard batch > 0, steps > 0, u > 0, let xw = buffers.xw, let recurrent = buffers.recurrent, let h = buffers.h,
+              let c = buffers.c, let previousOutput = buffers.previousOutput else { return }
+        let act = cell.attributes.activation, gate = cell.attributes.recurrentActivation
+        let ld = steps * gu
+        let newH = scratch.newH, newC = scratch.newC, temp = scratch.temp, rec = scratch.rec
+        @inline(__always) func apply(_ f: ActivationFunction, _ p: UnsafeMutablePointer<T>, _ count: Int) {
+            Activations.apply(f, to: UnsafeMutableBufferPointer(start: p, count: count), rowLength: u)
+        }
+
+        for i in 0..<steps {
+            let t = goBackwards ? steps - 1 - i : i
+            let pre = xw + t * gu  // row b at pre + b·ld
+
+            switch cell.kind {
+            case .simple:
+                T.gemm(transA: false, transB: false, m: batch, n: u, k: u, alpha: 1, a: h, lda: u, b: recurrent, ldb: gu,
+                       beta: 1, c: pre, ldc: ld)
+                for b in 0..<batch {
+                    let row = pre + b * ld
+                    apply(act, row, u)
+                    (newH + b * u).update(from: row, count: u)
+                }
+
+            case .lstm:
+                // Gate blocks [i | f | c | o] of each row.
+                T.gemm(transA: false, transB: false, m: batch, n: gu, k: u, alpha: 1, a: h, lda: u, b: recurrent, ldb: gu,
+                       beta: 1, c: pre, ldc: ld)
+                for b in 0..<batch {
+                    let row = pre + b * ld, cb = c + b * u, ncb = newC + b * u, nhb = newH + b * u
+                    if let p = peepholes {
+                        for j in 0..<u {
+                            row[j] += cb[j] * p[j]
+                            row[u + j] += cb[j] * p[u + j]
+                        }
+                    }
+                    apply(gate, row, 2 * u)
+                    apply(act, row + 2 * u, u)
+                    for j in 0..<u { ncb[j] = row[u + j] * cb[j] + row[j] * row[2 * u + j] }
+                    if let p = peepholes {
+                        for j in 0..<u { row[3 * u + j] += ncb[j] * p[2 * u + j] }
+                    }
+                    apply(gate, row + 3 * u, u)
+                    nhb.update(from: ncb, count: u)
+                    apply(act, nhb, u)
+                    for j in 0..<u { nhb[j] *= row[3 * u + j] }
+                }
+
+            case .gru(let resetAfter):
+                // Gate blocks [z | r | h] of each row.
+                if resetAfter {
+                    T.gemm(transA: false, transB: false, m: batch, n: gu, k: u, alpha: 1, a: h, lda: u, b: recurrent, ldb: gu,
+                           beta: 0, c: rec, ldc: gu)
+                    if let rb = recurrentBias {
+                        for b in 0..<batch { for j in 0..<gu { rec[b * gu + j] += rb[j] } }
+                    }
+                    for b in 0..<batch {
+                        let row = pre + b * ld, rr = rec + b * gu
+                        for j in 0..<(2 * u) { row[j] += rr[j] }
+                        apply(gate, row, 2 * u)
+                        for j in 0..<u { row[2 * u + j] += row[u + j] * rr[2 * u + j] }
+                        apply(act, row + 2 * u, u)
+                    }
+                } else {
+                    T.gemm(transA: false, transB: false, m: batch, n: 2 * u, k: u, alpha: 1, a: h, lda: u, b: recurrent, ldb: gu,
+                           beta: 1, c: pre, ldc: ld)
+                    for b in 0..<batch {
+                        let row = pre + b * ld, hb = h + b * u, tb = temp + b * u
+                        apply(gate, row, 2 * u)
+                        for j in 0..<u { tb[j] = row[u + j] * hb[j] }
+                    }
+                    // (r ⊙ h) · U_h added to the candidate block.
+                    T.gemm(transA: false, transB: false, m: batch, n: u, k: u, alpha: 1, a: temp, lda: u,
+                           b: recurrent + 2 * u, ldb: gu, beta: 1, c: pre + 2 * u, ldc: ld)
+                    for b in 0..<batch { apply(act, pre + b * ld + 2 * u, u) }
+                }
+                for b in 0..<batch {
+                    let row = pre + b * ld, hb = h + b * u, nhb = newH + b * u
+                    for j in 0..<u { nhb[j] = row[j] * hb[j] + (1 - row[j]) * row[2 * u + j] }
+                }
+            }
+
+            // Masked rows keep their states and repeat the previous output (or output 0).
+            for b in 0..<batch {
+                let present = mask.map { $0[b * steps + t] } ?? true
+                let k = b * u
+                if present {
+                    (h + k).update(from: newH + k, count: u)
+                    (previousOutput + k).update(from: newH + k, count: u)
+                    if cell.stateCount == 2 { (c + k).update(from: newC + k, count: u) }
+                } else if masking == .dl4j {
+                    (h + k).update(repeating: 0, count: u)
+                    (c + k).update(repeating: 0, count: u)
+                    (previousOutput + k).update(repeating: 0, count: u)
+                } else if zeroOutputForMask {
+                    (previousOutput + k).update(repeating: 0, count: u)
+                }
+                if let sequence = buffers.sequence {
+                    (sequence + (b * steps + i) * u).update(from: previousOutput + k, count: u)
                 }
             }
         }

@@ -23,13 +23,20 @@ extension Tensor {
         }
     }
 
+    /// A zero-filled tensor for a value computed during a forward pass: heap storage that the
+    /// allocator reuses from run to run (see `TensorStorage.init(heapByteCount:)`).
+    init(transient shape: [Int], dtype: DType) throws {
+        let bytes = try Tensor.checkedByteCount(shape: shape, dtype: dtype)
+        try self.init(shape: shape, dtype: dtype, storage: TensorStorage(heapByteCount: bytes))
+    }
+
     /// A tensor of dtype `T.dtype` holding `scalars` (row-major) with `shape`.
     init<T: RuntimeScalar>(shape: [Int], scalars: [T]) throws {
         guard shape.allSatisfy({ $0 >= 0 }), shape.reduce(1, *) == scalars.count else {
             throw GraftError(.shapeMismatch, "element count does not match shape",
                              expected: "\(shape.reduce(1, *)) elements for \(shape)", found: "\(scalars.count)")
         }
-        self.init(zeros: shape, dtype: T.dtype)
+        try self.init(transient: shape, dtype: T.dtype)
         if scalars.isEmpty { return }
         scalars.withUnsafeBytes { src in
             self.withUnsafeMutableBytes { dst in dst.copyMemory(from: src) }
@@ -53,6 +60,29 @@ extension Node {
             }
         }
         return t.scalars(as: T.self)
+    }
+
+    /// The parameter `name`, its shape checked as in `parameterValues` (data not touched).
+    func checkedParameter(_ name: String, shape: [Int]) throws -> Tensor {
+        guard let t = parameters[name] else {
+            throw GraftError(.missingWeights, "missing parameter '\(name)'", location: self.name, field: name,
+                             expected: "a '\(name)' tensor", found: "parameters \(Array(parameters.keys))")
+        }
+        if t.shape != shape {
+            let squeezed = t.shape.filter { $0 != 1 }, wanted = shape.filter { $0 != 1 }
+            guard squeezed == wanted else {
+                throw GraftError(.shapeMismatch, "parameter '\(name)' has the wrong shape", location: self.name,
+                                 field: name, expected: "\(shape)", found: "\(t.shape)")
+            }
+        }
+        return t
+    }
+
+    /// Calls `body` with the parameter `name` as `T` values, shape checked as in
+    /// `parameterValues`, without copying when it already has dtype `T.dtype`.
+    func withParameter<T: RuntimeScalar, R>(_ name: String, as type: T.Type, shape: [Int],
+                                            _ body: (UnsafeBufferPointer<T>) throws -> R) throws -> R {
+        try checkedParameter(name, shape: shape).withScalars(as: T.self, body)
     }
 
     /// The parameter `name` if present.

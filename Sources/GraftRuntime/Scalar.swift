@@ -6,6 +6,7 @@ import GraftCore
 public protocol RuntimeScalar: BinaryFloatingPoint, Sendable where Self.RawSignificand: FixedWidthInteger {
     static var dtype: DType { get }
     /// C = alpha·op(A)·op(B) + beta·C, all row-major. op(A) is [m, k], op(B) is [k, n], C is [m, n].
+    /// A single row (m = 1) runs as GEMV.
     static func gemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Self,
                      a: UnsafePointer<Self>, lda: Int, b: UnsafePointer<Self>, ldb: Int,
                      beta: Self, c: UnsafeMutablePointer<Self>, ldc: Int)
@@ -21,6 +22,16 @@ extension Float: RuntimeScalar {
                             a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
                             beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
         guard m > 0, n > 0 else { return }
+        if m == 1 && k > 0 {
+            // One row (batch 1, a recurrent step): GEMV, which reads B once instead of packing it.
+            let incx = transA ? lda : 1
+            if transB {
+                cblas_sgemv(CblasRowMajor, CblasNoTrans, blasint(n), blasint(k), alpha, b, blasint(ldb), a, blasint(incx), beta, c, 1)
+            } else {
+                cblas_sgemv(CblasRowMajor, CblasTrans, blasint(k), blasint(n), alpha, b, blasint(ldb), a, blasint(incx), beta, c, 1)
+            }
+            return
+        }
         cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
                     blasint(m), blasint(n), blasint(k), alpha, a, blasint(lda), b, blasint(ldb), beta, c, blasint(ldc))
     }
@@ -36,6 +47,15 @@ extension Double: RuntimeScalar {
                             a: UnsafePointer<Double>, lda: Int, b: UnsafePointer<Double>, ldb: Int,
                             beta: Double, c: UnsafeMutablePointer<Double>, ldc: Int) {
         guard m > 0, n > 0 else { return }
+        if m == 1 && k > 0 {
+            let incx = transA ? lda : 1
+            if transB {
+                cblas_dgemv(CblasRowMajor, CblasNoTrans, blasint(n), blasint(k), alpha, b, blasint(ldb), a, blasint(incx), beta, c, 1)
+            } else {
+                cblas_dgemv(CblasRowMajor, CblasTrans, blasint(k), blasint(n), alpha, b, blasint(ldb), a, blasint(incx), beta, c, 1)
+            }
+            return
+        }
         cblas_dgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
                     blasint(m), blasint(n), blasint(k), alpha, a, blasint(lda), b, blasint(ldb), beta, c, blasint(ldc))
     }

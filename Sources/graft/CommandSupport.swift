@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import GraftCore
 import GraftIO
+import GraftRuntime
 
 /// Options every command that reads a model shares.
 struct ModelOptions: ParsableArguments {
@@ -18,6 +19,21 @@ struct ModelOptions: ParsableArguments {
 struct ToleranceOptions: ParsableArguments {
     @Option(help: "Absolute tolerance.") var atol: Double = 1e-5
     @Option(help: "Relative tolerance.") var rtol: Double = 1e-4
+}
+
+/// The thread count of the forward pass (OpenBLAS), for the commands that run a model.
+struct ThreadOptions: ParsableArguments {
+    @Option(name: .long, help: "Threads for the forward pass (default: OpenBLAS' default, OPENBLAS_NUM_THREADS or one per core).")
+    var threads: Int?
+
+    func validate() throws {
+        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
+    }
+
+    /// Applies the thread count, when one was given.
+    func apply() {
+        if let threads { Runtime.setThreadCount(threads) }
+    }
 }
 
 /// Runs a command body, printing a `GraftError` to stderr and exiting with 2 (bad input)

@@ -10,6 +10,7 @@ struct FeaturizeCommand: ParsableCommand {
         abstract: "Compute the activations at a layer (e.g. the frozen boundary) and save them.")
 
     @OptionGroup var model: ModelOptions
+    @OptionGroup var threadOptions: ThreadOptions
     @Option(name: .long, help: "The layer whose output to save (name, or name:k for output k).") var at: String
     @Option(name: .long, help: "Input array (.npy or .npz); repeat for several inputs.") var input: [String] = []
     @Option(name: .long, help: "Where to write the features (.npy).") var output: String
@@ -21,6 +22,7 @@ struct FeaturizeCommand: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
+            threadOptions.apply()
             let graph = try model.load()
             let target = NodeOutput(parsing: at)
             guard graph.node(named: target.node) != nil else {

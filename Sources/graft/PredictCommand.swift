@@ -15,6 +15,7 @@ struct PredictCommand: ParsableCommand {
             """)
 
     @OptionGroup var model: ModelOptions
+    @OptionGroup var threadOptions: ThreadOptions
     @Option(name: .long, help: "Input array (.npy or .npz); repeat for several inputs.") var input: [String] = []
     @Option(name: .long, help: "Where to write the outputs (.npy for one output, .npz for any).") var output: String?
     @Option(name: .long, help: "Expected outputs to compare with (.npy or .npz).") var compare: String?
@@ -29,6 +30,7 @@ struct PredictCommand: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
+            threadOptions.apply()
             let graph = try model.load()
             let outputs: [Tensor]
             if let from {

@@ -22,9 +22,11 @@ struct VerifyCommand: ParsableCommand {
     @Option(name: .customLong("weights-b"), help: "Weights file when B is a Keras JSON config.") var weightsB: String?
     @Option(help: "Seed for random inputs.") var seed: UInt64 = 42
     @OptionGroup var tolerance: ToleranceOptions
+    @OptionGroup var threadOptions: ThreadOptions
 
     func run() throws {
         try reportingErrors {
+            threadOptions.apply()
             let first = try loadModel(a, weights: weightsA)
             let second = try loadModel(b, weights: weightsB)
             // Map layouts between formats (DL4J [b, f, t] vs Keras [b, t, f], channels first vs last).
