@@ -16,15 +16,17 @@ enum VGG16Shape {
         }
     }
 
-    static func graph(seed: UInt64, scale: Float = 0.02, inputSize: Int = 224) -> Graph {
+    /// `inputSize` (a multiple of 32), `channelDivisor` (convolution filters ÷) and `fcUnits`
+    /// (fc1 and fc2 widths) give smaller graphs of the same layer structure for quick tests.
+    static func graph(seed: UInt64, scale: Float = 0.02, inputSize: Int = 224, channelDivisor: Int = 1, fcUnits: Int = 4096) -> Graph {
         var pools: [Float: [Float]] = [:]
         var state = seed | 1
         /// Seeded values in ±scale. A debug build fills ~10 M values/s one by one, so each
-        /// distinct scale gets a pool of 2^20 xorshift values and a tensor is a run of
+        /// distinct scale gets a pool of 2^18 xorshift values and a tensor is a run of
         /// 4096-value chunks copied from seeded positions in its pool (~0.5 GB in well under a second).
         func random(_ shape: [Int], scale: Float) -> Tensor {
             func next() -> UInt64 { state ^= state << 13; state ^= state >> 7; state ^= state << 17; return state }
-            let poolSize = 1 << 20, chunk = 4096
+            let poolSize = 1 << 18, chunk = 4096
             if pools[scale] == nil {
                 pools[scale] = (0..<poolSize).map { _ in (Float(next() >> 40) * (2 / 16_777_216) - 1) * scale }
             }
@@ -45,7 +47,8 @@ enum VGG16Shape {
         }
         var nodes = [Node(name: "input_1", op: .input(InputAttributes(shape: [inputSize, inputSize, 3], layout: .channelsLast)))]
         var previous = "input_1", channels = 3
-        for (b, block) in blocks.enumerated() {
+        for (b, fullBlock) in blocks.enumerated() {
+            let block = (filters: fullBlock.filters / channelDivisor, convolutions: fullBlock.convolutions)
             for i in 1...block.convolutions {
                 let name = "block\(b + 1)_conv\(i)"
                 // He-like scale keeps activations in range through 13 ReLU layers.
@@ -63,8 +66,8 @@ enum VGG16Shape {
         }
         nodes.append(Node(name: "flatten", op: .flatten, inputs: [NodeOutput(previous)]))
         previous = "flatten"
-        for (name, inputs, units, activation) in [("fc1", (inputSize / 32) * (inputSize / 32) * 512, 4096, ActivationFunction.plainRelu), ("fc2", 4096, 4096, .plainRelu),
-                                                  ("predictions", 4096, 1000, .softmax(axis: -1))] {
+        for (name, inputs, units, activation) in [("fc1", (inputSize / 32) * (inputSize / 32) * channels, fcUnits, ActivationFunction.plainRelu),
+                                                  ("fc2", fcUnits, fcUnits, .plainRelu), ("predictions", fcUnits, 1000, .softmax(axis: -1))] {
             nodes.append(Node(name: name, op: .dense(DenseAttributes(units: units, activation: activation)), inputs: [NodeOutput(previous)],
                               parameters: ["kernel": random([inputs, units], scale: (6 / Float(inputs)).squareRoot()),
                                            "bias": random([units], scale: scale)]))
