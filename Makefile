@@ -4,7 +4,7 @@ APT_PACKAGES := pkg-config libhdf5-dev libzip-dev libopenblas-dev
 SUDO         := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 GRAFT        := .build/debug/graft
 
-.PHONY: deps build test run clean venv fixtures check-fixtures bench-data bench-h5py bench-keras-read bench-surgery interop-keras test-asan mutate
+.PHONY: deps build test run clean venv fixtures check-fixtures bench-data bench-h5py bench-keras-read bench-surgery interop-keras test-asan mutate test-vgg16
 
 ## Install the system libraries (Debian/Ubuntu) when any is missing.
 deps:
@@ -17,9 +17,10 @@ deps:
 build: deps
 	$(SWIFT) build
 
-## Set up and run the whole test suite (corpus conformance included).
+## Set up and run the whole test suite (corpus conformance included): the XCTest tests and
+## the Swift Testing ones (the property-based surgery tests, Tests/GraftSurgeryTests/SurgeryProperties.swift).
 test: deps
-	$(SWIFT) test --disable-swift-testing
+	$(SWIFT) test
 
 ## Set up and run the demo on a bundled model: the LSTM → time-distributed softmax model of
 ## the question that started the project, written by tf-keras. Inspect it, run it on its
@@ -111,6 +112,12 @@ interop-keras: venv
 	GRAFT_INTEROP_DIR=$(CURDIR)/$(INTEROP_DIR) $(SWIFT) test --disable-swift-testing \
 	  --filter 'KerasWriterTests.testFixturesRoundTripThroughBothContainers|KerasRoundTripTests'
 	$(VENV_PY) interop/check_graft_written.py $(INTEROP_DIR)
+
+## The full-size VGG16 transfer test (issue 6): DL4J's documented transfer on a 138M-parameter
+## VGG16-shaped graph, through a recipe, both writers and both readers (`make test` runs the same
+## test on a 32×32 input: every VGG16 layer at full width, 37.7M parameters). Minutes in a debug build.
+test-vgg16: deps
+	GRAFT_VGG16_FULL=1 $(SWIFT) test --disable-swift-testing --filter VGG16TransferTests
 
 ## The surgery benchmark (issue 6): widen one Dense layer of a VGG16-sized graph vs a full
 ## copy of its weights, same run, median of 5 (release build).

@@ -16,6 +16,10 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-collections", from: "1.1.0"),
+        // YAML recipes (formats/recipe.md).
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        // Property-based tests of the surgery operations (Swift Testing).
+        .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.1"),
     ],
     targets: [
         // System libraries, found through pkg-config. Each has a small C shim header
@@ -24,14 +28,20 @@ let package = Package(
         .systemLibrary(name: "CZip", pkgConfig: "libzip", providers: [.apt(["libzip-dev"])]),
         .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
 
+        // SHA-256's compression function in C: hashing model files must be fast in debug builds too.
+        .target(name: "CSHA256"),
         .target(name: "GraftCore", dependencies: [
-            "CZip",
+            "CZip", "CSHA256",
             .product(name: "OrderedCollections", package: "swift-collections"),
         ]),
         .target(name: "GraftKeras", dependencies: ["GraftCore", "CHDF5", "CZip"]),
         .target(name: "GraftDL4J", dependencies: ["GraftCore", "CZip"]),
         .target(name: "GraftRuntime", dependencies: ["GraftCore", "COpenBLAS"]),
-        .target(name: "GraftSurgery", dependencies: ["GraftCore", "GraftRuntime", .product(name: "OrderedCollections", package: "swift-collections")]),
+        .target(name: "GraftSurgery", dependencies: [
+            "GraftCore", "GraftRuntime",
+            .product(name: "OrderedCollections", package: "swift-collections"),
+            .product(name: "Yams", package: "Yams"),
+        ]),
         // Format detection by content and loading/saving through the format modules.
         .target(name: "GraftIO", dependencies: ["GraftCore", "GraftKeras", "GraftDL4J"]),
         .executableTarget(name: "graft", dependencies: [
@@ -48,7 +58,11 @@ let package = Package(
         .testTarget(name: "GraftKerasTests", dependencies: ["GraftKeras", "GraftRuntime"]),
         .testTarget(name: "GraftDL4JTests", dependencies: ["GraftDL4J", "GraftRuntime"]),
         .testTarget(name: "GraftRuntimeTests", dependencies: ["GraftRuntime"]),
-        .testTarget(name: "GraftSurgeryTests", dependencies: ["GraftSurgery", "GraftRuntime", .product(name: "OrderedCollections", package: "swift-collections")]),
+        .testTarget(name: "GraftSurgeryTests", dependencies: [
+            "GraftSurgery", "GraftRuntime", "GraftIO",
+            .product(name: "OrderedCollections", package: "swift-collections"),
+            .product(name: "PropertyBased", package: "swift-property-based"),
+        ]),
         // Runs the built `graft` binary for the end-to-end tests.
         .target(name: "GraftTestSupport", path: "Tests/GraftTestSupport"),
         .testTarget(name: "ConformanceTests", dependencies: ["GraftKeras", "GraftDL4J", "GraftRuntime", "GraftIO", "GraftTestSupport", "graft"]),

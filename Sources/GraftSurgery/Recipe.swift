@@ -8,6 +8,8 @@ public struct Recipe: Sendable {
     public struct Step: Sendable {
         public var op: String
         public var arguments: JSONValue
+        /// `ops[i] (op)`, with the source line when known: how errors name the step.
+        public var label: String
         let run: @Sendable (Graph) throws -> Graph
     }
     public var steps: [Step]
@@ -22,24 +24,31 @@ public struct Recipe: Sendable {
     }
 
     public static func parse(_ document: JSONValue, foreignLayers: ForeignLayerParser? = nil) throws -> Recipe {
+        try parse(document, foreignLayers: foreignLayers, stepLines: [])
+    }
+
+    /// `stepLines[i]` is the source line of step i when known (YAML); errors then name it.
+    static func parse(_ document: JSONValue, foreignLayers: ForeignLayerParser?, stepLines: [Int]) throws -> Recipe {
         guard let ops = document["ops"]?.arrayValue else {
             throw GraftError(.invalidArgument, "a recipe is an object with an \"ops\" array", field: "ops", found: document.description.prefix(80).description)
         }
         var steps: [Step] = []
         for (i, entry) in ops.enumerated() {
+            let line = i < stepLines.count ? ", line \(stepLines[i])" : ""
             guard let name = entry["op"]?.stringValue else {
-                throw GraftError(.invalidArgument, "recipe step has no \"op\"", location: "ops[\(i)]", field: "op")
+                throw GraftError(.invalidArgument, "recipe step has no \"op\"", location: "ops[\(i)]" + line, field: "op")
             }
+            let label = "ops[\(i)] (\(name))" + line
             guard let operation = SurgeryOperations.table[name] else {
-                throw GraftError(.invalidArgument, "unknown recipe operation", location: "ops[\(i)]", field: "op",
+                throw GraftError(.invalidArgument, "unknown recipe operation", location: "ops[\(i)]" + line, field: "op",
                                  expected: SurgeryOperations.table.keys.sorted().joined(separator: ", "), found: name)
             }
-            let args = RecipeArguments(json: entry, step: "ops[\(i)] (\(name))", foreignLayers: foreignLayers)
+            let args = RecipeArguments(json: entry, step: label, foreignLayers: foreignLayers)
             do {
                 try args.allowOnly(["op"] + operation.keys)
                 let run = try operation.make(args)
-                steps.append(Step(op: name, arguments: entry, run: run))
-            } catch let e as GraftError { throw e.at("ops[\(i)] (\(name))") }
+                steps.append(Step(op: name, arguments: entry, label: label, run: run))
+            } catch let e as GraftError { throw e.at(label) }
         }
         return Recipe(steps: steps)
     }
@@ -47,10 +56,10 @@ public struct Recipe: Sendable {
     /// Runs every step in order; the first failing step's error names the step.
     public func apply(to graph: Graph) throws -> Graph {
         var g = graph
-        for (i, step) in steps.enumerated() {
+        for step in steps {
             do { g = try step.run(g) } catch let e as GraftError {
                 var e2 = e
-                e2.message = "ops[\(i)] (\(step.op)): " + e.message
+                e2.message = step.label + ": " + e.message
                 throw e2
             }
         }
@@ -100,6 +109,24 @@ struct RecipeArguments {
         guard let v = json[key] else { return d }
         do { return try WeightInit.parse(v) } catch let e as GraftError { throw e.at(step) }
     }
+    /// The input width a layer given in a source format's JSON declares (DL4J `nIn`/`nin`,
+    /// top level or inside the legacy `{"dense": {…}}` wrapper); nil when absent or 0 (inferred).
+    func declaredInputWidth(_ key: String) -> Int? {
+        guard let v = json[key], v["type"] == nil else { return nil }
+        let candidates = [v] + (v.objectValue?.count == 1 ? Array(v.objectValue!.values) : [])
+        for c in candidates {
+            if let n = (c["nIn"] ?? c["nin"])?.intValue, n > 0 { return n }
+        }
+        return nil
+    }
+
+    /// Refuses a layer whose declared input width differs from the width it is attached to.
+    func checkInputWidth(_ declared: Int?, of layer: String, in graph: Graph, input: NodeOutput?) throws {
+        guard let declared, let input, let actual = graph.featureWidth(of: input), actual != declared else { return }
+        throw GraftError(.invalidArgument, "the new layer's nIn does not match its input (nIn mismatch)", location: step, field: "nIn",
+                         expected: "\(actual) (the width of '\(input.node)')", found: "\(declared) for '\(layer)'")
+    }
+
     func layer(_ key: String) throws -> Op {
         guard let v = json[key] else { throw missing(key, "a layer in IR notation, e.g. {\"type\":\"dense\",\"units\":16}") }
         do {
@@ -168,7 +195,11 @@ enum SurgeryOperations {
         "addLayer": Entry(keys: ["name", "layer", "inputs", "weightInit", "seed"]) { a in
             let name = try a.string("name"), op = try a.layer("layer"), inputs = try a.strings("inputs")
             let w = a.json["weightInit"] == nil ? nil : try a.weightInit("weightInit", default: .glorotUniform), seed = try a.seed()
-            return { try $0.addLayer(name: name, op: op, inputs: inputs, weightInit: w, seed: seed) }
+            let nIn = a.declaredInputWidth("layer")
+            return { g in
+                try a.checkInputWidth(nIn, of: name, in: g, input: inputs.first.map { NodeOutput($0) })
+                return try g.addLayer(name: name, op: op, inputs: inputs, weightInit: w, seed: seed)
+            }
         },
         "addVertex": Entry(keys: ["name", "vertex", "inputs"]) { a in
             let name = try a.string("name"), op = try a.layer("vertex"), inputs = try a.strings("inputs")
@@ -192,12 +223,20 @@ enum SurgeryOperations {
         "insertLayer": Entry(keys: ["after", "name", "layer", "init", "seed"]) { a in
             let after = try a.string("after"), name = try a.string("name"), op = try a.layer("layer")
             let w = try a.weightInit("init", default: .identity), seed = try a.seed()
-            return { try $0.insertLayer(after: after, name: name, op: op, init: w, seed: seed) }
+            let nIn = a.declaredInputWidth("layer")
+            return { g in
+                try a.checkInputWidth(nIn, of: name, in: g, input: NodeOutput(after))
+                return try g.insertLayer(after: after, name: name, op: op, init: w, seed: seed)
+            }
         },
         "replaceLayer": Entry(keys: ["name", "layer", "weightInit", "seed"]) { a in
             let name = try a.string("name"), op = try a.layer("layer")
             let w = a.json["weightInit"] == nil ? nil : try a.weightInit("weightInit", default: .glorotUniform), seed = try a.seed()
-            return { try $0.replaceLayer(name, op: op, weightInit: w, seed: seed) }
+            let nIn = a.declaredInputWidth("layer")
+            return { g in
+                try a.checkInputWidth(nIn, of: name, in: g, input: g.node(named: name)?.inputs.first)
+                return try g.replaceLayer(name, op: op, weightInit: w, seed: seed)
+            }
         },
         "rename": Entry(keys: ["from", "to"]) { a in
             let from = try a.string("from"), to = try a.string("to")

@@ -9,14 +9,14 @@ struct ApplyCommand: ParsableCommand {
         commandName: "apply",
         abstract: "Apply a surgery recipe (formats/recipe.md) to a model and save the result.",
         discussion: """
-            RECIPE is a JSON file {"ops": [...]}. Every op is checked before anything is written; \
+            RECIPE is a JSON file {"ops": [...]} or the same in YAML (.yaml/.yml). Every op is checked before anything is written; \
             each applied op is printed with whether it preserves the network's function. A new \
             layer may be given in the IR's op notation, as a Keras layer config, or as DL4J layer \
             JSON. With --dry-run nothing is written and the resulting graph's table is printed.
             """)
 
     @OptionGroup var model: ModelOptions
-    @Argument(help: "The recipe (.json).") var recipe: String
+    @Argument(help: "The recipe (.json, or .yaml/.yml).") var recipe: String
     @Option(name: .long, help: "The output file; its extension picks the format unless --format.") var output: String?
     @Option(help: "Output format: keras-h5, keras or dl4j.") var format: String?
     @Flag(help: "Overwrite OUT if it exists.") var force = false
@@ -29,8 +29,7 @@ struct ApplyCommand: ParsableCommand {
     func run() throws {
         try reportingErrors {
             let target = try parseOutputFormat(format)
-            let text = try String(contentsOfFile: recipe, encoding: .utf8)
-            let parsed = try Recipe.parse(json: text, foreignLayers: { try ForeignLayerParser.parse(json: $0) })
+            let parsed = try Recipe.load(path: recipe, foreignLayers: { try ForeignLayerParser.parse(json: $0) })
             let graph = try model.load()
             let result = try parsed.apply(to: graph)
             for record in result.history.dropFirst(graph.history.count) {

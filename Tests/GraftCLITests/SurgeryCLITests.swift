@@ -1,5 +1,7 @@
 import Foundation
 import XCTest
+import GraftCore
+import GraftIO
 
 /// End-to-end tests of the surgery commands: apply, predict --from, render --before.
 final class SurgeryCLITests: XCTestCase {
@@ -88,15 +90,71 @@ final class SurgeryCLITests: XCTestCase {
         XCTAssertTrue(r.stdout.contains("insertLayer") && r.stdout.contains("changes the function"), r.stdout)
     }
 
-    /// Invalid requests fail with a clear error and leave no output file.
-    func testApplyRefusesUnknownLayerAndWritesNothing() throws {
-        let recipe = try write(#"{"ops": [{"op": "widen", "layer": "nope", "by": 3}]}"#, "r.json")
-        let out = temp.appendingPathComponent("x.h5").path
-        let r = try graft("apply", model, recipe, "--output", out)
-        XCTAssertEqual(r.status, 2)
-        XCTAssertTrue(r.stderr.contains("nope"), r.stderr)
-        XCTAssertFalse(FileManager.default.fileExists(atPath: out))
-        XCTAssertFalse(FileManager.default.fileExists(atPath: out + ".graft.json"))
+    /// Invalid requests fail with a clear error (exit 2, naming what is wrong) and leave no
+    /// output file and no manifest, whichever output format was asked for.
+    func testInvalidRequestsFailAndWriteNothing() throws {
+        let mlp = CLITests.fixture("mlp.h5")  // features(10) → hidden(16) → dropout → probabilities(3)
+        let residual = try residualModel()    // in(4) → a(4) → add(a, in) → out(2): in cannot be widened
+        let cases: [(label: String, model: String, recipe: String, mentions: [String])] = [
+            ("unknown layer", model, #"{"ops": [{"op": "widen", "layer": "nope", "by": 3}]}"#, ["nope", "no node"]),
+            ("unknown layer in a later step", mlp,
+             #"{"ops": [{"op": "freeze", "names": ["hidden"]}, {"op": "prune", "layer": "missing", "units": [0]}]}"#, ["ops[1] (prune)", "missing"]),
+            ("widening into an Add with an unwidenable sibling", residual, #"{"ops": [{"op": "widen", "layer": "a", "by": 2}]}"#,
+             ["sibling", "a"]),
+            ("nIn mismatch: bypassing a width-changing layer", mlp, #"{"ops": [{"op": "removeVertexKeepConnections", "name": "hidden"}]}"#,
+             ["nIn mismatch", "hidden"]),
+            ("nIn mismatch: a DL4J layer declaring the wrong nIn", mlp, #"""
+                {"ops": [{"op": "insertLayer", "after": "hidden", "name": "extra", "init": "xavier",
+                          "layer": {"@class": "org.deeplearning4j.nn.conf.layers.DenseLayer", "nin": 10, "nout": 16,
+                                    "activationFn": {"@class": "org.nd4j.linalg.activations.impl.ActivationReLU"}}}]}
+                """#, ["nIn mismatch", "16", "10"]),
+            ("nIn mismatch: legacy DL4J layer JSON in addLayer", mlp, #"""
+                {"ops": [{"op": "addLayer", "name": "extra", "inputs": ["hidden"], "layer": {"dense": {"nin": 7, "nout": 4}}}]}
+                """#, ["nIn mismatch", "16", "7"]),
+            ("pruning every unit", mlp, #"{"ops": [{"op": "prune", "layer": "probabilities", "units": [0, 1, 2]}]}"#, ["every unit"]),
+            ("pruning every unit of a hidden layer", mlp,
+             #"{"ops": [{"op": "prune", "layer": "hidden", "units": [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15]}]}"#, ["every unit", "hidden"]),
+            ("malformed YAML", mlp, "ops:\n  - op: widen\n    layer: [hidden\n", ["line", "r.yaml"]),
+        ]
+        for (i, c) in cases.enumerated() {
+            let recipe = try write(c.recipe, c.label.hasPrefix("malformed YAML") ? "r.yaml" : "r\(i).json")
+            for ext in ["h5", "zip"] {
+                let out = temp.appendingPathComponent("out\(i).\(ext)").path
+                let r = try graft("apply", c.model, recipe, "--output", out)
+                XCTAssertEqual(r.status, 2, "\(c.label): \(r.stdout) \(r.stderr)")
+                for m in c.mentions { XCTAssertTrue(r.stderr.contains(m), "\(c.label): '\(r.stderr)' does not mention '\(m)'") }
+                XCTAssertFalse(FileManager.default.fileExists(atPath: out), c.label)
+                XCTAssertFalse(FileManager.default.fileExists(atPath: out + ".graft.json"), c.label)
+            }
+        }
+        // Nothing else was left in the output directory (no temporary files either).
+        let left = try FileManager.default.contentsOfDirectory(atPath: temp.path).filter { $0.hasPrefix("out") || $0.hasPrefix(".out") }
+        XCTAssertEqual(left, [])
+    }
+
+    /// A YAML recipe through `graft apply`, same result as its JSON twin.
+    func testApplyYAMLRecipe() throws {
+        let json = try write(#"{"ops": [{"op": "widen", "layer": "lstm", "by": 3}, {"op": "freeze", "upTo": "lstm"}]}"#, "r.json")
+        let yaml = try write("# widen, then freeze\nops:\n  - op: widen\n    layer: lstm\n    by: 3\n  - {op: freeze, upTo: lstm}\n", "r.yml")
+        let a = try graft("apply", model, json, "--dry-run"), b = try graft("apply", model, yaml, "--dry-run")
+        XCTAssertEqual(b.status, 0, b.stderr)
+        XCTAssertEqual(a.stdout, b.stdout)
+    }
+
+    /// in(4) → a: Dense(4) → Add(a, in) → out: Dense(2), written as Keras HDF5 by graft itself.
+    func residualModel() throws -> String {
+        let path = temp.appendingPathComponent("residual.h5").path
+        func dense(_ name: String, _ inputs: [String], _ shape: [Int]) -> Node {
+            let values = (0..<shape.reduce(1, *)).map { Float($0 % 7) / 10 - 0.3 }
+            return Node(name: name, op: .dense(DenseAttributes(units: shape[1])), inputs: inputs.map { NodeOutput($0) },
+                        parameters: ["kernel": Tensor(shape: shape, floats: values), "bias": Tensor(zeros: [shape[1]])])
+        }
+        let g = Graph(nodes: [Node(name: "in", op: .input(InputAttributes(shape: [4]))), dense("a", ["in"], [4, 4]),
+                              Node(name: "sum", op: .merge(MergeAttributes(.add)), inputs: [NodeOutput("a"), NodeOutput("in")]),
+                              dense("out", ["sum"], [4, 2])],
+                      outputs: [NodeOutput("out")])
+        try ModelFile.save(g, to: path)
+        return path
     }
 
     /// DL4J's outputFromFeaturized: featurize at `lstm` (in batches of 1), then predict from

@@ -1,3 +1,4 @@
+import Foundation
 import XCTest
 import GraftCore
 import GraftRuntime
@@ -90,5 +91,90 @@ final class RecipeTests: XCTestCase {
         assertGraftError(.invalidArgument, mentioning: "type") {
             try Recipe.parse(json: #"{"ops":[{"op":"addLayer","name":"k","layer":{"class_name":"Dense"},"inputs":["fc2"]}]}"#)
         }
+    }
+}
+
+/// YAML recipes: the same document as JSON, read into the same JSON value.
+final class YAMLRecipeTests: XCTestCase {
+    var directory: URL!
+    override func setUpWithError() throws {
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("graft-yaml-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    }
+    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: directory) }
+
+    func write(_ text: String, _ name: String) throws -> String {
+        let path = directory.appendingPathComponent(name).path
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    static let json = """
+    {"ops": [
+      {"op": "widen", "layer": "rnn_1", "by": 3, "mode": "split", "seed": 7},
+      {"op": "freeze", "upTo": "rnn_1"},
+      {"op": "fineTune", "updater": "nesterovs", "learningRate": 5e-5, "l2": 0.0001},
+      {"op": "insertLayer", "after": "rnn_1", "name": "lstm_2", "layer": {"type": "lstm", "units": 6, "returnSequences": true}, "init": {"name": "uniform", "low": -0.1, "high": 0.1}},
+      {"op": "unfreeze", "names": ["rnn_1"]}
+    ]}
+    """
+    static let yaml = """
+    # The same recipe as JSON above.
+    ops:
+      - op: widen
+        layer: rnn_1
+        by: 3
+        mode: split
+        seed: 7
+      - {op: freeze, upTo: rnn_1}
+      - op: fineTune
+        updater: nesterovs
+        learningRate: 5e-5
+        l2: 0.0001
+      - op: insertLayer
+        after: rnn_1
+        name: lstm_2
+        layer: {type: lstm, units: 6, returnSequences: true}
+        init:
+          name: uniform
+          low: -0.1
+          high: 0.1
+      - op: unfreeze
+        names: [rnn_1]
+    """
+
+    func testYAMLRecipeGivesTheSameGraphAsJSON() throws {
+        let g = TestGraphs.sequenceModel(TestGraphs.lstm(peepholes: true))
+        let fromJSON = try Recipe.load(path: try write(Self.json, "r.json")).apply(to: g)
+        for name in ["r.yaml", "r.yml", "r.recipe"] {
+            let recipe = try Recipe.load(path: try write(Self.yaml, name))
+            XCTAssertEqual(recipe.steps.map(\.op), ["widen", "freeze", "fineTune", "insertLayer", "unfreeze"], name)
+            let fromYAML = try recipe.apply(to: g)
+            XCTAssertEqual(fromYAML.nodes, fromJSON.nodes, name)
+            XCTAssertEqual(fromYAML.history, fromJSON.history, name)
+            for (a, b) in zip(fromYAML.nodes, fromJSON.nodes) { XCTAssertEqual(a.parameters, b.parameters, "\(name): \(a.name)") }
+        }
+        XCTAssertEqual(fromJSON.history[2].arguments["config"]?["learningRate"]?.doubleValue, 5e-5)
+        // A JSON file without the .json extension is recognised by its content.
+        XCTAssertEqual(try Recipe.load(path: try write(Self.json, "r.recipe")).steps.count, 5)
+    }
+
+    func testMalformedYAMLNamesFileAndLine() throws {
+        let path = try write("ops:\n  - op: widen\n    layer: [rnn_1\n    by: 3\n", "bad.yaml")
+        assertGraftError(.malformed, mentioning: "bad.yaml") { try Recipe.load(path: path) }
+        do { _ = try Recipe.load(path: path); XCTFail("parsed") } catch let e as GraftError {
+            XCTAssertEqual(e.file, path)
+            XCTAssertTrue(e.location?.hasPrefix("line ") ?? false, "\(e)")
+        }
+        let tab = try write("ops:\n\t- op: widen\n", "tab.yml")
+        assertGraftError(.malformed, mentioning: "line 2") { try Recipe.load(path: tab) }
+        // A well-formed document with a bad step names the step's line.
+        let unknown = try write("ops:\n  - op: freeze\n    names: [a]\n  - op: explode\n", "unknown.yaml")
+        assertGraftError(.invalidArgument, mentioning: "ops[1], line 4") { try Recipe.load(path: unknown) }
+        let badArgument = try write("ops:\n  - op: widen\n    layer: x\n    by: three\n", "arg.yaml")
+        assertGraftError(.invalidArgument, mentioning: "ops[0] (widen), line 2") { try Recipe.load(path: badArgument) }
+        assertGraftError(.invalidArgument, mentioning: "arg.yaml") { try Recipe.load(path: badArgument) }
+        assertGraftError(.malformed, mentioning: "duplicate") { try Recipe.parse(yaml: "ops:\n  - op: widen\n    op: prune\n") }
+        assertGraftError(.io, mentioning: "missing.yaml") { try Recipe.load(path: directory.appendingPathComponent("missing.yaml").path) }
     }
 }
