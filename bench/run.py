@@ -40,7 +40,8 @@ class Bench:
         self.min_time = 0.2 if args.quick else 0.5
 
     def run_json(self, name, command, threads=1):
-        """Runs one measuring process; its stdout is one JSON object, its stderr goes to logs/NAME.log."""
+        """Runs one measuring process; its stdout is one JSON object (kept as logs/NAME.json), its
+        stderr goes to logs/NAME.log."""
         env = dict(os.environ, OPENBLAS_NUM_THREADS=str(threads), OMP_NUM_THREADS=str(threads),
                    GRAFT_NUM_THREADS=str(threads), TF_CPP_MIN_LOG_LEVEL="2")
         log_path = os.path.join(LOGS, name + ".log")
@@ -51,6 +52,8 @@ class Bench:
         print(f" {time.monotonic() - started:.1f} s", file=sys.stderr, flush=True)
         if done.returncode != 0:
             raise SystemExit(f"{name} failed (exit {done.returncode}): {' '.join(command)}; see {log_path}")
+        with open(os.path.join(LOGS, name + ".json"), "w") as f:
+            f.write(done.stdout)
         return json.loads(done.stdout)
 
     def graft(self, name, *arguments, threads=1):
@@ -71,8 +74,10 @@ def prepare_models(graft):
     summary = models_path("models.json")
     generator = os.path.join(HERE, "models.py")
     if not os.path.exists(summary) or os.path.getmtime(summary) < os.path.getmtime(generator):
-        print("writing the models (bench/models.py) ...", file=sys.stderr, flush=True)
-        subprocess.run([sys.executable, generator, MODELS_DIR], check=True)
+        print(f"writing the models (bench/models.py; its log: {LOGS}/models.log) ...", file=sys.stderr, flush=True)
+        with open(os.path.join(LOGS, "models.log"), "w") as log:
+            subprocess.run([sys.executable, generator, MODELS_DIR], check=True, stderr=log,
+                           env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"))
     zip_path, h5_path = models_path("vgg16.zip"), models_path("vgg16.h5")
     if not os.path.exists(zip_path) or os.path.getmtime(zip_path) < os.path.getmtime(h5_path):
         print("writing vgg16.zip (graft convert) ...", file=sys.stderr, flush=True)
