@@ -5,6 +5,7 @@ operation in its own process, computes every ratio and the verdict on each targe
 writes bench/results.json and prints the table.
 
     run.py --graft-bench PATH --graft PATH [--quick] [--runs N] [--out bench/results.json]
+    run.py --table bench/results.json      (the table of an earlier run)
 
 --quick (or BENCH_QUICK=1): 3 timed runs instead of 5, forward passes timed for 0.2 s per run
 instead of 0.5 s, and no VGG16 forward pass: a smoke pass, not a measurement.
@@ -50,8 +51,12 @@ class Bench:
         with open(log_path, "w") as log:
             done = subprocess.run(command, stdout=subprocess.PIPE, stderr=log, env=env, text=True)
         print(f" {time.monotonic() - started:.1f} s", file=sys.stderr, flush=True)
-        if done.returncode != 0:
-            raise SystemExit(f"{name} failed (exit {done.returncode}): {' '.join(command)}; see {log_path}")
+        if done.returncode != 0:  # recorded and reported as a failed figure; the run goes on
+            with open(log_path) as log:
+                lines = [line.strip() for line in log if line.strip()]
+            reason = lines[-1] if lines else f"exit {done.returncode}"
+            print(f"  {name} FAILED: {reason}", file=sys.stderr, flush=True)
+            return {"benchmark": name, "error": reason, "command": command}
         with open(os.path.join(LOGS, name + ".json"), "w") as f:
             f.write(done.stdout)
         return json.loads(done.stdout)
@@ -104,7 +109,8 @@ def measure_io(bench, weights_bytes):
     io["graft_convert_zip_to_h5"] = bench.graft("graft-convert-zip-h5", "convert", zip_, os.path.join(scratch, "vgg16.h5"))
     io["graft_write_h5"] = bench.graft("graft-write-h5", "write", h5, os.path.join(scratch, "written.h5"))
     widen = bench.graft("graft-widen", "widen", h5, "--layer", "fc2", "--by", "1")
-    io["full_copy_weights"] = dict(widen.pop("full_copy"), benchmark="full-copy", peak_rss_bytes=None)
+    io["full_copy_weights"] = (dict(widen.pop("full_copy"), benchmark="full-copy", peak_rss_bytes=None)
+                               if "full_copy" in widen else widen)
     io["graft_widen"] = widen
     io["h5py_read"] = bench.reference("h5py-read", "h5py-read", h5)
     io["tfkeras_load"] = bench.reference("tfkeras-load", "tfkeras-load", h5)
@@ -115,6 +121,18 @@ def measure_io(bench, weights_bytes):
             if os.path.exists(path):
                 os.remove(path)
     return io
+
+
+def per_batch(result, i):
+    """The i-th batch size's figures of a reference forward result (or its failure)."""
+    if "per_batch" not in result:
+        return result
+    return dict(result["per_batch"][i], peak_rss_bytes=result["peak_rss_bytes"])
+
+
+def ratio(a, b):
+    """a / b, or None when either figure is missing (a failed measurement)."""
+    return None if a is None or b is None else a / b
 
 
 def measure_forward(bench, models):
@@ -132,19 +150,22 @@ def measure_forward(bench, models):
             for i, batch in enumerate(BATCHES):
                 graft = bench.graft(f"graft-forward-{model}-b{batch}-{threads}t", "forward", h5, "--batch", str(batch),
                                     "--threads", str(threads), "--min-time", str(bench.min_time), threads=threads)
-                row = {"model": model, "batch": batch, "threads": threads, "flops_per_sample": graft["flops_per_sample"],
-                       "graft": graft, "onnxruntime": dict(ort["per_batch"][i], peak_rss_bytes=ort["peak_rss_bytes"]),
-                       "tf_keras": dict(tf["per_batch"][i], peak_rss_bytes=tf["peak_rss_bytes"])}
-                peak = peaks[threads]["gflops"]
+                row = {"model": model, "batch": batch, "threads": threads, "flops_per_sample": graft.get("flops_per_sample"),
+                       "graft": graft, "onnxruntime": per_batch(ort, i), "tf_keras": per_batch(tf, i)}
+                peak = peaks[threads].get("gflops")
                 for tool in ("graft", "onnxruntime", "tf_keras"):
                     r = row[tool]
+                    if "median_s" not in r:
+                        continue
                     r["samples_per_s"] = batch / r["median_s"]
                     r["samples_per_s_min"] = batch / r["max_s"]
                     r["samples_per_s_max"] = batch / r["min_s"]
-                    r["gflops"] = r["samples_per_s"] * row["flops_per_sample"] / 1e9
-                    r["fraction_of_sgemm_peak"] = r["gflops"] / peak
-                row["graft_over_onnxruntime"] = row["graft"]["samples_per_s"] / row["onnxruntime"]["samples_per_s"]
-                row["graft_over_tf_keras"] = row["graft"]["samples_per_s"] / row["tf_keras"]["samples_per_s"]
+                    if row["flops_per_sample"]:
+                        r["gflops"] = r["samples_per_s"] * row["flops_per_sample"] / 1e9
+                        r["fraction_of_sgemm_peak"] = ratio(r["gflops"], peak)
+                throughput = {tool: row[tool].get("samples_per_s") for tool in ("graft", "onnxruntime", "tf_keras")}
+                row["graft_over_onnxruntime"] = ratio(throughput["graft"], throughput["onnxruntime"])
+                row["graft_over_tf_keras"] = ratio(throughput["graft"], throughput["tf_keras"])
                 rows.append(row)
     return {"sgemm_peak": {str(t): peaks[t] for t in THREADS}, "rows": rows}
 
@@ -158,7 +179,7 @@ REFERENCE_IO = [("h5py_read", "h5py read"), ("tfkeras_load", "tf-keras load_mode
 
 
 def io_ratios(io):
-    return {g: {r: io[g]["median_s"] / io[r]["median_s"] for r, _ in REFERENCE_IO} for g, _ in GRAFT_IO}
+    return {g: {r: ratio(io[g].get("median_s"), io[r].get("median_s")) for r, _ in REFERENCE_IO} for g, _ in GRAFT_IO}
 
 
 def targets(io, forward, weights_bytes):
@@ -166,23 +187,28 @@ def targets(io, forward, weights_bytes):
     out = []
 
     def add(name, value, limit, at_most=True):
-        ok = value <= limit if at_most else value >= limit
+        """A target; a value of None (a measurement failed) is a FAIL."""
+        ok = value is not None and (value <= limit if at_most else value >= limit)
         out.append({"target": name, "value": value, "limit": limit, "comparison": "<=" if at_most else ">=",
-                    "verdict": "PASS" if ok else "MISS"})
+                    "verdict": "FAIL" if value is None else "PASS" if ok else "MISS"})
 
-    m = {k: v["median_s"] for k, v in io.items()}
-    add("import VGG16 .h5 / h5py read", m["graft_keras_read"] / m["h5py_read"], 1.2)
-    add("import VGG16 .h5 / tf-keras load_model", m["graft_keras_read"] / m["tfkeras_load"], 0.25)
-    add("import VGG16 zip / raw read of the zip", m["graft_dl4j_read"] / m["raw_read_zip"], 1.5)
+    m = {k: v.get("median_s") for k, v in io.items()}
+
+    def total(*keys):
+        return None if any(m[k] is None for k in keys) else sum(m[k] for k in keys)
+
+    add("import VGG16 .h5 / h5py read", ratio(m["graft_keras_read"], m["h5py_read"]), 1.2)
+    add("import VGG16 .h5 / tf-keras load_model", ratio(m["graft_keras_read"], m["tfkeras_load"]), 0.25)
+    add("import VGG16 zip / raw read of the zip", ratio(m["graft_dl4j_read"], m["raw_read_zip"]), 1.5)
     add("convert .h5→zip / (raw read .h5 + raw write zip bytes)",
-        m["graft_convert_h5_to_zip"] / (m["raw_read_h5"] + m["raw_write_zip_bytes"]), 2.0)
+        ratio(m["graft_convert_h5_to_zip"], total("raw_read_h5", "raw_write_zip_bytes")), 2.0)
     add("convert zip→.h5 / (raw read zip + raw write .h5 bytes)",
-        m["graft_convert_zip_to_h5"] / (m["raw_read_zip"] + m["raw_write_h5_bytes"]), 2.0)
+        ratio(m["graft_convert_zip_to_h5"], total("raw_read_zip", "raw_write_h5_bytes")), 2.0)
     rss_limit_mb = (1.2 * weights_bytes + RSS_SLACK_BYTES) / MB
     for key, label in (("graft_keras_read", "import .h5"), ("graft_dl4j_read", "import zip"),
                        ("graft_convert_h5_to_zip", "convert h5→zip"), ("graft_convert_zip_to_h5", "convert zip→h5")):
-        add(f"peak RSS MB of {label} (1.2 × weights + 50 MB)", io[key]["peak_rss_bytes"] / MB, round(rss_limit_mb, 1))
-    add("widen fc2 by one unit / full copy of the weights", m["graft_widen"] / m["full_copy_weights"], 0.1)
+        add(f"peak RSS MB of {label} (1.2 × weights + 50 MB)", ratio(io[key].get("peak_rss_bytes"), MB), round(rss_limit_mb, 1))
+    add("widen fc2 by one unit / full copy of the weights", ratio(m["graft_widen"], m["full_copy_weights"]), 0.1)
     for row in forward["rows"]:
         if row["batch"] != 32:
             continue
@@ -209,17 +235,25 @@ def machine():
     return {"cpu": cpu, "cores": os.cpu_count(), "kernel": platform.release(), "load_average_1min_at_start": load}
 
 
+def number(value, spec):
+    """`value` formatted, or "failed" when the measurement behind it failed."""
+    return "failed" if value is None else format(value, spec)
+
+
 def print_table(results):
     io, forward, weights = results["io"], results["forward"], results["weights_bytes"]
     print(f"\nGraft benchmark (make bench{' BENCH_QUICK=1: smoke pass, not a measurement' if results['quick'] else ''})"
           f", {results['date']}, {results['runs']} timed runs per figure after a warm-up")
     mach = results["machine"]
     print(f"machine: {mach['cpu']}, {mach['cores']} cores, Linux {mach['kernel']}, load average at start {mach['load_average_1min_at_start']}")
-    print(f"VGG16: {weights / MB:.1f} MB of weights; vgg16.h5 {io['raw_read_h5']['bytes'] / MB:.1f} MB, "
-          f"vgg16.zip {io['raw_read_zip']['bytes'] / MB:.1f} MB")
+    print(f"VGG16: {weights / MB:.1f} MB of weights; vgg16.h5 {results['files_bytes']['vgg16.h5'] / MB:.1f} MB, "
+          f"vgg16.zip {results['files_bytes']['vgg16.zip'] / MB:.1f} MB")
     print(f"\n{'VGG16 import/export/surgery':34} {'median s':>9} {'min s':>8} {'max s':>8} {'peak RSS MB':>12} {'RSS/weights':>12}")
     for key, label in [(k, "Graft " + l) for k, l in GRAFT_IO] + REFERENCE_IO:
         r = io[key]
+        if "error" in r:
+            print(f"{label:34} failed: {r['error']}")
+            continue
         rss = r.get("peak_rss_bytes")
         rss_text = f"{rss / MB:12.1f} {rss / weights:12.3f}" if rss else f"{'(in widen)':>12} {'':>12}"
         print(f"{label:34} {r['median_s']:9.4f} {r['min_s']:8.4f} {r['max_s']:8.4f} {rss_text}")
@@ -228,35 +262,46 @@ def print_table(results):
     print("\nGraft median / reference median (same run):")
     print(f"{'':16}" + "".join(f"{s:>9}" for s in short))
     for key, label in GRAFT_IO:
-        print(f"{label:16}" + "".join(f"{ratios[key][r]:9.3f}" for r, _ in REFERENCE_IO))
+        print(f"{label:16}" + "".join(f"{number(ratios[key][r], '.3f'):>9}" for r, _ in REFERENCE_IO))
     peaks = forward["sgemm_peak"]
-    print(f"\nSGEMM peak (cblas_sgemm {peaks['1']['size']}²): " +
-          ", ".join(f"{t} thread{'s' if t != '1' else ''} {p['gflops']:.1f} GFLOP/s" for t, p in peaks.items()))
+    print(f"\nSGEMM peak (cblas_sgemm {peaks['1'].get('size')}²): " +
+          ", ".join(f"{t} thread{'s' if t != '1' else ''} {number(p.get('gflops'), '.1f')} GFLOP/s" for t, p in peaks.items()))
     print("forward pass: samples/s median [min-max], GFLOP/s, % of the SGEMM peak at the same thread count")
     print(f"{'model':10} {'b':>3} {'t':>2} {'Graft':>34} {'onnxruntime':>34} {'tf-keras':>34} {'G/ort':>6} {'G/tf':>6}")
     for row in forward["rows"]:
         cells = []
         for tool in ("graft", "onnxruntime", "tf_keras"):
             r = row[tool]
+            if "samples_per_s" not in r:
+                cells.append("failed")
+                continue
+            fraction = r.get("fraction_of_sgemm_peak")
             cells.append(f"{r['samples_per_s']:9.1f} [{r['samples_per_s_min']:.0f}-{r['samples_per_s_max']:.0f}]"
-                         f" {r['gflops']:5.1f} {100 * r['fraction_of_sgemm_peak']:3.0f}%")
+                         f" {number(r.get('gflops'), '5.1f')} {number(None if fraction is None else 100 * fraction, '3.0f')}%")
         print(f"{row['model']:10} {row['batch']:3} {row['threads']:2} " + " ".join(f"{c:>34}" for c in cells)
-              + f" {row['graft_over_onnxruntime']:6.2f} {row['graft_over_tf_keras']:6.2f}")
+              + f" {number(row['graft_over_onnxruntime'], '6.2f'):>6} {number(row['graft_over_tf_keras'], '6.2f'):>6}")
     print("\ntargets (issue 8):")
     for t in results["targets"]:
-        print(f"  {t['verdict']}  {t['target']}: {t['value']:.3f} (target {t['comparison']} {t['limit']})")
+        print(f"  {t['verdict']}  {t['target']}: {number(t['value'], '.3f')} (target {t['comparison']} {t['limit']})")
     passed = sum(t["verdict"] == "PASS" for t in results["targets"])
     print(f"  {passed} of {len(results['targets'])} targets met")
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--graft-bench", required=True, help="the release-built graft-bench executable")
-    parser.add_argument("--graft", required=True, help="the graft executable (writes the DL4J zip)")
+    parser.add_argument("--graft-bench", help="the release-built graft-bench executable")
+    parser.add_argument("--graft", help="the graft executable (writes the DL4J zip)")
+    parser.add_argument("--table", metavar="RESULTS_JSON", help="only print the table of an earlier run's results")
     parser.add_argument("--quick", action="store_true", default=os.environ.get("BENCH_QUICK", "") not in ("", "0"))
     parser.add_argument("--runs", type=int, help="timed runs per figure (default 5; 3 with --quick)")
     parser.add_argument("--out", default=os.path.join(HERE, "results.json"))
     args = parser.parse_args()
+    if args.table:
+        with open(args.table) as f:
+            print_table(json.load(f))
+        return
+    if not (args.graft_bench and args.graft):
+        parser.error("--graft-bench and --graft are needed to measure")
     os.makedirs(LOGS, exist_ok=True)
     bench = Bench(args)
     started_on = machine()
@@ -268,7 +313,8 @@ def main():
     forward = measure_forward(bench, forward_models)
     results = {"date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
                "quick": args.quick, "runs": bench.runs, "machine": started_on, "models": models,
-               "weights_bytes": weights_bytes, "io": io, "forward": forward,
+               "weights_bytes": weights_bytes,
+               "files_bytes": {f: os.path.getsize(models_path(f)) for f in ("vgg16.h5", "vgg16.zip")}, "io": io, "forward": forward,
                "ratios": {"io": io_ratios(io)}}
     results["targets"] = targets(io, forward, weights_bytes)
     with open(args.out, "w") as f:
