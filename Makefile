@@ -95,13 +95,14 @@ interop-keras: venv
 ## small CNN) under .build/bench/models, measures Graft (graft-bench, release build) and the
 ## reference tools (h5py, tf-keras, Keras 3, onnxruntime) on the same files, one operation per
 ## process, and writes bench/results.json plus a table on stdout. Not part of `make test`.
-## BENCH_QUICK=1: a smoke pass (3 runs, no VGG16 forward pass).
+## BENCH_QUICK=1: a smoke pass (3 runs, no VGG16 forward pass). BENCH_ONLY=io or forward: one half.
 BENCH_QUICK ?= 0
+BENCH_ONLY  ?=
 bench: deps venv-bench
 	$(SWIFT) build -c release --product graft-bench
 	$(SWIFT) build -c release --product graft
 	bin=$$($(SWIFT) build -c release --show-bin-path) && \
-	  BENCH_QUICK=$(BENCH_QUICK) $(VENV_PY) bench/run.py --graft-bench $$bin/graft-bench --graft $$bin/graft
+	  BENCH_QUICK=$(BENCH_QUICK) BENCH_ONLY=$(BENCH_ONLY) $(VENV_PY) bench/run.py --graft-bench $$bin/graft-bench --graft $$bin/graft
 
 ## The benchmark's extra Python packages (onnx, onnxruntime, tf2onnx) on top of `make venv`'s;
 ## kept out of `make venv` so that CI's interop venv does not install them.

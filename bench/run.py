@@ -9,6 +9,8 @@ writes bench/results.json and prints the table.
 
 --quick (or BENCH_QUICK=1): 3 timed runs instead of 5, forward passes timed for 0.2 s per run
 instead of 0.5 s, and no VGG16 forward pass: a smoke pass, not a measurement.
+--only io|forward (or BENCH_ONLY=...): only VGG16's import/export/surgery, or only the forward
+passes (with their targets).
 """
 
 import argparse
@@ -192,6 +194,8 @@ def targets(io, forward, weights_bytes):
         out.append({"target": name, "value": value, "limit": limit, "comparison": "<=" if at_most else ">=",
                     "verdict": "FAIL" if value is None else "PASS" if ok else "MISS"})
 
+    if not io:
+        return forward_targets(forward, add, out)
     m = {k: v.get("median_s") for k, v in io.items()}
 
     def total(*keys):
@@ -209,6 +213,11 @@ def targets(io, forward, weights_bytes):
                        ("graft_convert_h5_to_zip", "convert h5→zip"), ("graft_convert_zip_to_h5", "convert zip→h5")):
         add(f"peak RSS MB of {label} (1.2 × weights + 50 MB)", ratio(io[key].get("peak_rss_bytes"), MB), round(rss_limit_mb, 1))
     add("widen fc2 by one unit / full copy of the weights", ratio(m["graft_widen"], m["full_copy_weights"]), 0.1)
+    return forward_targets(forward, add, out)
+
+
+def forward_targets(forward, add, out):
+    """The forward-pass targets at batch 32, added to `out` with `add`."""
     for row in forward["rows"]:
         if row["batch"] != 32:
             continue
@@ -242,12 +251,26 @@ def number(value, spec):
 
 def print_table(results):
     io, forward, weights = results["io"], results["forward"], results["weights_bytes"]
-    print(f"\nGraft benchmark (make bench{' BENCH_QUICK=1: smoke pass, not a measurement' if results['quick'] else ''})"
+    only = f" --only {results['only']}" if results.get("only") else ""
+    print(f"\nGraft benchmark{only} (make bench{' BENCH_QUICK=1: smoke pass, not a measurement' if results['quick'] else ''})"
           f", {results['date']}, {results['runs']} timed runs per figure after a warm-up")
     mach = results["machine"]
     print(f"machine: {mach['cpu']}, {mach['cores']} cores, Linux {mach['kernel']}, load average at start {mach['load_average_1min_at_start']}")
     print(f"VGG16: {weights / MB:.1f} MB of weights; vgg16.h5 {results['files_bytes']['vgg16.h5'] / MB:.1f} MB, "
           f"vgg16.zip {results['files_bytes']['vgg16.zip'] / MB:.1f} MB")
+    if io:
+        print_io_table(results)
+    if forward["rows"]:
+        print_forward_table(forward)
+    print("\ntargets (issue 8):")
+    for t in results["targets"]:
+        print(f"  {t['verdict']}  {t['target']}: {number(t['value'], '.3f')} (target {t['comparison']} {t['limit']})")
+    passed = sum(t["verdict"] == "PASS" for t in results["targets"])
+    print(f"  {passed} of {len(results['targets'])} targets met")
+
+
+def print_io_table(results):
+    io, weights = results["io"], results["weights_bytes"]
     print(f"\n{'VGG16 import/export/surgery':34} {'median s':>9} {'min s':>8} {'max s':>8} {'peak RSS MB':>12} {'RSS/weights':>12}")
     for key, label in [(k, "Graft " + l) for k, l in GRAFT_IO] + REFERENCE_IO:
         r = io[key]
@@ -263,6 +286,9 @@ def print_table(results):
     print(f"{'':16}" + "".join(f"{s:>9}" for s in short))
     for key, label in GRAFT_IO:
         print(f"{label:16}" + "".join(f"{number(ratios[key][r], '.3f'):>9}" for r, _ in REFERENCE_IO))
+
+
+def print_forward_table(forward):
     peaks = forward["sgemm_peak"]
     print(f"\nSGEMM peak (cblas_sgemm {peaks['1'].get('size')}²): " +
           ", ".join(f"{t} thread{'s' if t != '1' else ''} {number(p.get('gflops'), '.1f')} GFLOP/s" for t, p in peaks.items()))
@@ -280,11 +306,6 @@ def print_table(results):
                          f" {number(r.get('gflops'), '5.1f')} {number(None if fraction is None else 100 * fraction, '3.0f')}%")
         print(f"{row['model']:10} {row['batch']:3} {row['threads']:2} " + " ".join(f"{c:>34}" for c in cells)
               + f" {number(row['graft_over_onnxruntime'], '6.2f'):>6} {number(row['graft_over_tf_keras'], '6.2f'):>6}")
-    print("\ntargets (issue 8):")
-    for t in results["targets"]:
-        print(f"  {t['verdict']}  {t['target']}: {number(t['value'], '.3f')} (target {t['comparison']} {t['limit']})")
-    passed = sum(t["verdict"] == "PASS" for t in results["targets"])
-    print(f"  {passed} of {len(results['targets'])} targets met")
 
 
 def main():
@@ -294,6 +315,8 @@ def main():
     parser.add_argument("--table", metavar="RESULTS_JSON", help="only print the table of an earlier run's results")
     parser.add_argument("--quick", action="store_true", default=os.environ.get("BENCH_QUICK", "") not in ("", "0"))
     parser.add_argument("--runs", type=int, help="timed runs per figure (default 5; 3 with --quick)")
+    parser.add_argument("--only", choices=["io", "forward"], default=os.environ.get("BENCH_ONLY") or None,
+                        help="measure only VGG16's import/export/surgery, or only the forward passes (BENCH_ONLY)")
     parser.add_argument("--out", default=os.path.join(HERE, "results.json"))
     args = parser.parse_args()
     if args.table:
@@ -308,14 +331,14 @@ def main():
     models = prepare_models(args.graft)
     weights_bytes = models["models"]["vgg16"]["weights_bytes"]
     print(f"measuring ({bench.runs} timed runs each; logs in {LOGS}):", file=sys.stderr)
-    io = measure_io(bench, weights_bytes)
+    io = measure_io(bench, weights_bytes) if args.only != "forward" else {}
     forward_models = [m for m in FORWARD_MODELS if not (args.quick and m == "vgg16")]
-    forward = measure_forward(bench, forward_models)
+    forward = measure_forward(bench, forward_models) if args.only != "io" else {"sgemm_peak": {}, "rows": []}
     results = {"date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-               "quick": args.quick, "runs": bench.runs, "machine": started_on, "models": models,
+               "quick": args.quick, "only": args.only, "runs": bench.runs, "machine": started_on, "models": models,
                "weights_bytes": weights_bytes,
                "files_bytes": {f: os.path.getsize(models_path(f)) for f in ("vgg16.h5", "vgg16.zip")}, "io": io, "forward": forward,
-               "ratios": {"io": io_ratios(io)}}
+               "ratios": {"io": io_ratios(io) if io else {}}}
     results["targets"] = targets(io, forward, weights_bytes)
     with open(args.out, "w") as f:
         json.dump(results, f, indent=2)
