@@ -46,9 +46,11 @@ def peak_rss_bytes():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # KiB on Linux
 
 
-def timed(runs, body, min_time=None):
+def timed(runs, body, min_time=None, set_up=lambda: None):
     """One untimed warm-up call, then `runs` timed runs: one call each, or (with min_time) the
-    call count that warm-up calls show lasts at least min_time seconds, reported per call."""
+    call count that warm-up calls show lasts at least min_time seconds, reported per call.
+    `set_up` runs untimed before each run (e.g. removing the previous run's output)."""
+    set_up()
     body()
     calls = 1
     if min_time is not None:
@@ -60,6 +62,7 @@ def timed(runs, body, min_time=None):
                 break
     times = []
     for _ in range(runs):
+        set_up()
         started = time.perf_counter()
         for _ in range(calls):
             body()
@@ -110,12 +113,11 @@ def tfkeras_save(args):
     import tf_keras
     model = tf_keras.models.load_model(args.file, compile=False)
 
-    def save():
+    def remove_output():
         if os.path.exists(args.out):
             os.remove(args.out)
-        model.save(args.out, save_format="h5")
 
-    result = timed(args.runs, save)
+    result = timed(args.runs, lambda: model.save(args.out, save_format="h5"), set_up=remove_output)
     result.update(output_bytes=os.path.getsize(args.out), versions={"tf_keras": tf_keras.__version__})
     os.remove(args.out)
     return result

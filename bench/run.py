@@ -290,7 +290,7 @@ def print_io_table(results):
 
 def print_forward_table(forward):
     peaks = forward["sgemm_peak"]
-    print(f"\nSGEMM peak (cblas_sgemm {peaks['1'].get('size')}²): " +
+    print(f"\nSGEMM peak (cblas_sgemm {peaks['1'].get('size')}², OpenBLAS kernels for core {peaks['1'].get('openblas_core')}): " +
           ", ".join(f"{t} thread{'s' if t != '1' else ''} {number(p.get('gflops'), '.1f')} GFLOP/s" for t, p in peaks.items()))
     print("forward pass: samples/s median [min-max], GFLOP/s, % of the SGEMM peak at the same thread count")
     print(f"{'model':10} {'b':>3} {'t':>2} {'Graft':>34} {'onnxruntime':>34} {'tf-keras':>34} {'G/ort':>6} {'G/tf':>6}")

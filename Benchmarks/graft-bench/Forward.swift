@@ -16,6 +16,14 @@ func setThreads(_ threads: Int) {
     openblas_set_num_threads(Int32(threads))
 }
 
+/// The CPU kernel family OpenBLAS chose at load time (`OPENBLAS_CORETYPE` overrides it). On a
+/// virtual CPU it may not recognise, it falls back to a generic one (seen: "Prescott", SSE3 only,
+/// on an AVX-512 Xeon: ~4× below what the "SkylakeX" kernels reach).
+func openBLASCore() -> String {
+    guard let name = openblas_get_corename() else { return "unknown" }
+    return String(cString: name)
+}
+
 /// Floating-point operations of one sample's forward pass, counting the matrix products only
 /// (2 per multiply-add): every parameter of rank ≥ 2 (Dense and Conv kernels, LSTM input and
 /// recurrent kernels) is used once per output position, the output's element count over its
@@ -56,6 +64,7 @@ func forward(_ arguments: Arguments) throws {
     fields["model"] = .string(path)
     fields["batch"] = JSONValue(batch)
     fields["threads"] = JSONValue(threads)
+    fields["openblas_core"] = .string(openBLASCore())
     fields["flops_per_sample"] = JSONValue(flopsPerSample)
     fields["samples_per_s"] = JSONValue(rounded(samplesPerSecond))
     fields["gflops"] = JSONValue(rounded(samplesPerSecond * Double(flopsPerSample) / 1e9))
@@ -82,6 +91,7 @@ func sgemmPeak(_ arguments: Arguments) {
     var fields = timings.fields
     fields["size"] = JSONValue(n)
     fields["threads"] = JSONValue(threads)
+    fields["openblas_core"] = .string(openBLASCore())
     // The peak is the fastest run's rate (the machine's achievable rate; slower runs were
     // disturbed), the median run's rate beside it.
     fields["gflops"] = JSONValue(rounded(2 * pow(Double(n), 3) / timings.min / 1e9))

@@ -55,11 +55,14 @@ struct Timings {
     var min: Double { times.min() ?? 0 }
     var max: Double { times.max() ?? 0 }
 
-    /// One untimed warm-up call (page cache, code paths, lazily built state), then `runs` timed calls.
-    static func measure(runs: Int, _ body: () throws -> Void) rethrows -> Timings {
+    /// One untimed warm-up call (page cache, code paths, lazily built state), then `runs` timed
+    /// calls; `setUp` runs untimed before each call (e.g. removing the previous run's output).
+    static func measure(runs: Int, setUp: () -> Void = {}, _ body: () throws -> Void) rethrows -> Timings {
+        setUp()
         try body()
         var times: [Double] = []
         for _ in 0..<runs {
+            setUp()
             let started = monotonicSeconds()
             try body()
             times.append(monotonicSeconds() - started)

@@ -56,8 +56,7 @@ func convert(_ arguments: Arguments) throws {
     let input = arguments.path(0, "IN"), output = arguments.path(1, "OUT")
     let write = try writer(for: output)
     let baseline = currentRSSBytes()
-    let timings = try Timings.measure(runs: arguments.runs) {
-        unlink(output)
+    let timings = try Timings.measure(runs: arguments.runs, setUp: { unlink(output) }) {
         let graph = try ModelFile.loadWithoutManifest(path: input)
         _ = try write.write(graph, output)
     }
@@ -75,8 +74,7 @@ func writeModel(_ arguments: Arguments) throws {
     let write = try writer(for: output)
     let baseline = currentRSSBytes()
     let graph = try ModelFile.loadWithoutManifest(path: input)
-    let timings = try Timings.measure(runs: arguments.runs) {
-        unlink(output)
+    let timings = try Timings.measure(runs: arguments.runs, setUp: { unlink(output) }) {
         _ = try write.write(graph, output)
     }
     var fields = timings.fields
