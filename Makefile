@@ -4,7 +4,7 @@ APT_PACKAGES := pkg-config libhdf5-dev libzip-dev libopenblas-dev
 SUDO         := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 GRAFT        := .build/debug/graft
 
-.PHONY: deps build test run clean venv fixtures check-fixtures bench-data bench-h5py bench-keras-read bench-surgery interop-keras test-asan mutate test-vgg16
+.PHONY: deps build test run clean venv venv-bench fixtures check-fixtures bench interop-keras test-asan mutate test-vgg16
 
 ## Install the system libraries (Debian/Ubuntu) when any is missing.
 deps:
@@ -50,7 +50,7 @@ GRAFT_MUTANTS ?= 20
 mutate: deps
 	GRAFT_MUTANTS=$(GRAFT_MUTANTS) $(SWIFT) test --disable-swift-testing --filter MutationTests
 
-# ---- Python side: fixtures, interop checks, benchmark data (see fixtures/README.md) ----
+# ---- Python side: fixtures, interop checks, benchmark (see fixtures/README.md, bench/README.md) ----
 # A venv under .build/ with numpy, h5py, TensorFlow (CPU), tf-keras (tf.keras 2.x) and Keras 3,
 # pinned in fixtures/requirements*.txt. Only `make venv` and the targets below need it.
 PYTHON       ?= python3
@@ -58,7 +58,6 @@ VENV         := .build/venv
 VENV_PY      := $(VENV)/bin/python
 VENV_STAMP   := $(VENV)/.installed
 VENV_REQS    := fixtures/requirements.txt fixtures/requirements-nodeps.txt
-BENCH_H5     := .build/bench/vgg16.h5
 
 ## Create .build/venv (once; again only when a requirements file changes). tf-keras goes in
 ## with --no-deps: it asks for the full `tensorflow` wheel; tensorflow-cpu provides the same modules.
@@ -83,26 +82,6 @@ fixtures: venv
 check-fixtures: venv
 	$(VENV_PY) interop/check_keras_load.py --all fixtures
 
-## Write the VGG16-sized .h5 that the Keras reader benchmark reads (see bench/README.md).
-bench-data: $(BENCH_H5)
-
-$(BENCH_H5): bench/make_vgg16_h5.py | $(VENV_STAMP)
-	$(VENV_PY) bench/make_vgg16_h5.py $@
-
-## The h5py side of the Keras reader benchmark: times h5py reading every weight of that file.
-bench-h5py: bench-data
-	$(VENV_PY) bench/h5py_read.py $(BENCH_H5) --runs 5 > .build/bench/h5py.json
-	@cat .build/bench/h5py.json
-
-## The Keras reader benchmark (issue 3): Graft's reader (release build, its own process) and
-## h5py on the same file in one invocation; table on stdout, results in .build/bench/keras_read.json.
-BENCH_RUNS ?= 5
-bench-keras-read: deps bench-data
-	$(SWIFT) build -c release --product graft-bench
-	$(VENV_PY) bench/h5py_read.py $(BENCH_H5) --runs $(BENCH_RUNS) > .build/bench/h5py.json
-	$$($(SWIFT) build -c release --show-bin-path)/graft-bench keras-read $(BENCH_H5) --runs $(BENCH_RUNS) > .build/bench/graft.json
-	@$(VENV_PY) bench/report.py .build/bench/graft.json .build/bench/h5py.json .build/bench/keras_read.json
-
 ## Issue 5 interop: write every fixture and every Keras/DL4J corpus model with a forward check
 ## through Graft's KerasWriter into .build/interop/, then load each with real tf-keras 2.x and
 ## Keras 3 (`.keras`: Keras 3 only), reproduce the expected outputs and check frozen layers.
@@ -119,8 +98,25 @@ interop-keras: venv
 test-vgg16: deps
 	GRAFT_VGG16_FULL=1 $(SWIFT) test --disable-swift-testing --filter VGG16TransferTests
 
-## The surgery benchmark (issue 6): widen one Dense layer of a VGG16-sized graph vs a full
-## copy of its weights, same run, median of 5 (release build).
-bench-surgery:
-	$(SWIFT) build -c release --product surgery-bench
-	$$($(SWIFT) build -c release --show-bin-path)/surgery-bench
+## The benchmark suite (issue 8, bench/README.md): writes its seeded models (VGG16, char-RNN, MLP,
+## small CNN) under .build/bench/models, measures Graft (graft-bench, release build) and the
+## reference tools (h5py, tf-keras, Keras 3, onnxruntime) on the same files, one operation per
+## process, and writes bench/results.json plus a table on stdout. Not part of `make test`.
+## BENCH_QUICK=1: a smoke pass (3 runs, no VGG16 forward pass). BENCH_ONLY=io or forward: one half.
+BENCH_QUICK ?= 0
+BENCH_ONLY  ?=
+bench: deps venv-bench
+	$(SWIFT) build -c release --product graft-bench
+	$(SWIFT) build -c release --product graft
+	bin=$$($(SWIFT) build -c release --show-bin-path) && \
+	  BENCH_QUICK=$(BENCH_QUICK) BENCH_ONLY=$(BENCH_ONLY) $(VENV_PY) bench/run.py --graft-bench $$bin/graft-bench --graft $$bin/graft
+
+## The benchmark's extra Python packages (onnx, onnxruntime, tf2onnx) on top of `make venv`'s;
+## kept out of `make venv` so that CI's interop venv does not install them.
+BENCH_REQS        := fixtures/requirements-bench.txt
+VENV_BENCH_STAMP  := $(VENV)/.installed-bench
+venv-bench: $(VENV_BENCH_STAMP)
+
+$(VENV_BENCH_STAMP): $(VENV_STAMP) $(BENCH_REQS)
+	$(VENV_PY) -m pip install -q --disable-pip-version-check -r $(BENCH_REQS)
+	@touch $@

@@ -49,10 +49,12 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
-        // Benchmark timer (bench/README.md); not a test, not part of `make test`.
-        .executableTarget(name: "graft-bench", dependencies: ["GraftCore", "GraftKeras"], path: "Benchmarks/graft-bench"),
-        // Surgery benchmark: widening one layer of a VGG16-sized graph vs a full weight copy.
-        .executableTarget(name: "surgery-bench", dependencies: ["GraftCore", "GraftSurgery"], path: "Benchmarks/surgery-bench"),
+        // The Graft side of `make bench` (bench/README.md): one subcommand per measured operation.
+        // Not a test, not part of `make test`.
+        .executableTarget(name: "graft-bench", dependencies: [
+            "GraftCore", "GraftKeras", "GraftDL4J", "GraftIO", "GraftRuntime", "GraftSurgery", "COpenBLAS",
+            .product(name: "OrderedCollections", package: "swift-collections"),
+        ], path: "Benchmarks/graft-bench"),
 
         .testTarget(name: "GraftCoreTests", dependencies: ["GraftCore"]),
         .testTarget(name: "GraftKerasTests", dependencies: ["GraftKeras", "GraftRuntime"]),

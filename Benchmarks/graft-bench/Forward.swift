@@ -1,0 +1,100 @@
+// Forward-pass throughput and the machine's SGEMM peak.
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import COpenBLAS
+import GraftCore
+import GraftIO
+import GraftRuntime
+
+/// Sets the number of threads Graft's forward pass may use: OpenBLAS' thread count (its GEMMs),
+/// and `GRAFT_NUM_THREADS` for any thread pool of the runtime's own.
+func setThreads(_ threads: Int) {
+    setenv("GRAFT_NUM_THREADS", "\(threads)", 1)
+    openblas_set_num_threads(Int32(threads))
+}
+
+/// The CPU kernel family OpenBLAS chose at load time (`OPENBLAS_CORETYPE` overrides it). On a
+/// virtual CPU it may not recognise, it falls back to a generic one (seen: "Prescott", SSE3 only,
+/// on an AVX-512 Xeon: ~4× below what the "SkylakeX" kernels reach).
+func openBLASCore() -> String {
+    guard let name = openblas_get_corename() else { return "unknown" }
+    return String(cString: name)
+}
+
+/// Floating-point operations of one sample's forward pass, counting the matrix products only
+/// (2 per multiply-add): every parameter of rank ≥ 2 (Dense and Conv kernels, LSTM input and
+/// recurrent kernels) is used once per output position, the output's element count over its
+/// last (units/filters) dimension: time steps for sequences, H×W for channels-last images.
+/// Element-wise work (bias, activations, pooling, gates' nonlinearities) is not counted.
+func matmulFLOPsPerSample(_ graph: Graph) throws -> Int {
+    let shapes = try graph.inferShapes()
+    var flops = 0
+    for node in graph.nodes {
+        if case .embedding = node.op { continue }
+        let matrixParameters = node.parameters.values.filter { $0.shape.count >= 2 }.reduce(0) { $0 + $1.count }
+        guard matrixParameters > 0, let shape = shapes[node.name]?.first, let last = shape.last ?? nil, last > 0 else { continue }
+        let elements = shape.reduce(1) { $0 * ($1 ?? 1) }
+        flops += 2 * matrixParameters * (elements / last)
+    }
+    return flops
+}
+
+/// `forward MODEL --batch B --threads T`: Graft's forward pass on one seeded random batch.
+/// Each timed run makes enough calls to last `--min-time` seconds (default 0.5) and reports
+/// the mean time of one call.
+func forward(_ arguments: Arguments) throws {
+    let path = arguments.path(0, "MODEL")
+    let batch = arguments.int("batch", default: 1)
+    let threads = arguments.int("threads", default: 1)
+    let minimumSeconds = arguments.double("min-time", default: 0.5)
+    setThreads(threads)
+    let baseline = currentRSSBytes()
+    let graph = try ModelFile.loadWithoutManifest(path: path)
+    let flopsPerSample = try matmulFLOPsPerSample(graph)
+    let inputs = try RandomInputs.make(for: graph, seed: 8, batch: batch)
+    let interpreter = Interpreter(graph: graph)
+    let timings = try Timings.measure(runs: arguments.runs, minimumSeconds: minimumSeconds) {
+        _ = try interpreter.run(inputs)
+    }
+    let samplesPerSecond = Double(batch) / timings.median
+    var fields = timings.fields
+    fields["model"] = .string(path)
+    fields["batch"] = JSONValue(batch)
+    fields["threads"] = JSONValue(threads)
+    fields["openblas_core"] = .string(openBLASCore())
+    fields["flops_per_sample"] = JSONValue(flopsPerSample)
+    fields["samples_per_s"] = JSONValue(rounded(samplesPerSecond))
+    fields["gflops"] = JSONValue(rounded(samplesPerSecond * Double(flopsPerSample) / 1e9))
+    printResult("forward", baselineRSS: baseline, fields)
+}
+
+/// `sgemm-peak --size N --threads T`: C = A·B with cblas_sgemm on N×N float matrices (default
+/// 2048); GFLOP/s = 2N³ / fastest run's time. The machine's achievable matrix-product rate on T threads.
+func sgemmPeak(_ arguments: Arguments) {
+    let n = arguments.int("size", default: 2048)
+    let threads = arguments.int("threads", default: 1)
+    setThreads(threads)
+    let baseline = currentRSSBytes()
+    var a = [Float](repeating: 0, count: n * n), b = a, c = a
+    var rng = SplitMix64(seed: 2048)
+    for i in 0..<(n * n) {
+        a[i] = Float(rng.uniform(-1, 1))
+        b[i] = Float(rng.uniform(-1, 1))
+    }
+    let timings = Timings.measure(runs: arguments.runs, minimumSeconds: 0.5) {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(n), Int32(n), Int32(n),
+                    1, a, Int32(n), b, Int32(n), 0, &c, Int32(n))
+    }
+    var fields = timings.fields
+    fields["size"] = JSONValue(n)
+    fields["threads"] = JSONValue(threads)
+    fields["openblas_core"] = .string(openBLASCore())
+    // The peak is the fastest run's rate (the machine's achievable rate; slower runs were
+    // disturbed), the median run's rate beside it.
+    fields["gflops"] = JSONValue(rounded(2 * pow(Double(n), 3) / timings.min / 1e9))
+    fields["gflops_median"] = JSONValue(rounded(2 * pow(Double(n), 3) / timings.median / 1e9))
+    printResult("sgemm-peak", baselineRSS: baseline, fields)
+}
