@@ -46,7 +46,7 @@ class Bench:
         """Runs one measuring process; its stdout is one JSON object (kept as logs/NAME.json), its
         stderr goes to logs/NAME.log."""
         env = dict(os.environ, OPENBLAS_NUM_THREADS=str(threads), OMP_NUM_THREADS=str(threads),
-                   GRAFT_NUM_THREADS=str(threads), TF_CPP_MIN_LOG_LEVEL="2")
+                   TF_CPP_MIN_LOG_LEVEL="2")
         log_path = os.path.join(LOGS, name + ".log")
         print(f"  {name} ...", end="", file=sys.stderr, flush=True)
         started = time.monotonic()

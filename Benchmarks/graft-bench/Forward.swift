@@ -9,19 +9,15 @@ import GraftCore
 import GraftIO
 import GraftRuntime
 
-/// Sets the number of threads Graft's forward pass may use: OpenBLAS' thread count (its GEMMs),
-/// and `GRAFT_NUM_THREADS` for any thread pool of the runtime's own.
+/// Sets the number of threads Graft's forward pass may use, through the runtime's own setting
+/// (which also makes OpenBLAS run the kernels this CPU can, before the first GEMM).
 func setThreads(_ threads: Int) {
-    setenv("GRAFT_NUM_THREADS", "\(threads)", 1)
-    openblas_set_num_threads(Int32(threads))
+    Runtime.setThreadCount(threads)
 }
 
-/// The CPU kernel family OpenBLAS chose at load time (`OPENBLAS_CORETYPE` overrides it). On a
-/// virtual CPU it may not recognise, it falls back to a generic one (seen: "Prescott", SSE3 only,
-/// on an AVX-512 Xeon: ~4× below what the "SkylakeX" kernels reach).
+/// The CPU kernel family OpenBLAS runs, as the runtime chose it (`OPENBLAS_CORETYPE` overrides it).
 func openBLASCore() -> String {
-    guard let name = openblas_get_corename() else { return "unknown" }
-    return String(cString: name)
+    Runtime.blasCoreName
 }
 
 /// Floating-point operations of one sample's forward pass, counting the matrix products only
