@@ -19,12 +19,14 @@ struct ConvertCommand: ParsableCommand {
     @Option(help: "Output format: keras-h5, keras or dl4j.") var format: String?
     @Option(help: "Weights-only HDF5 file, when IN is a Keras JSON config.") var weights: String?
     @Flag(help: "Overwrite OUT if it exists.") var force = false
+    @Flag(help: "Deflate the weight entries of a DL4J zip (stored by default: float weights barely compress).")
+    var compress = false
 
     func run() throws {
         try reportingErrors {
             let target = try parseOutputFormat(format)
             let graph = try loadModel(input, weights: weights)
-            let report = try ModelFile.save(graph, to: output, format: target, source: input, force: force)
+            let report = try ModelFile.save(graph, to: output, format: target, source: input, force: force, compress: compress)
             for note in report.notes { printLine(note.description) }
             printLine("wrote \(output) (\((target ?? ModelFile.outputFormat(forPath: output)).rawValue)) and \(FreezeManifest.path(forModel: output))")
         }
