@@ -24,8 +24,10 @@ let package = Package(
         .systemLibrary(name: "CZip", pkgConfig: "libzip", providers: [.apt(["libzip-dev"])]),
         .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
 
+        // SHA-256 rounds on the CPU's SHA extensions (x86-64), for GraftCore's SHA256.
+        .target(name: "CSHA256"),
         .target(name: "GraftCore", dependencies: [
-            "CZip",
+            "CZip", "CSHA256",
             .product(name: "OrderedCollections", package: "swift-collections"),
         ]),
         .target(name: "GraftKeras", dependencies: ["GraftCore", "CHDF5", "CZip"]),
