@@ -5,7 +5,7 @@
 ///
 /// Element `(i₀, …, iₙ₋₁)` goes from `source + Σ iₖ·sourceStrides[k]` to
 /// `destination + Σ iₖ·destinationStrides[k]` (strides in elements). Axes that are contiguous
-/// on both sides are merged first; when the innermost axes of the two sides differ, the copy
+/// on both sides are merged first; when the contiguous axes of the two sides differ, the copy
 /// runs over 32 × 32 tiles of those two axes (a cache-blocked transposition), otherwise over
 /// contiguous runs.
 public enum StridedCopy {
@@ -56,9 +56,19 @@ public enum StridedCopy {
                                                   _ destinationRaw: UnsafeMutableRawPointer, swapBytes: Bool) {
         let source = sourceRaw.assumingMemoryBound(to: T.self)
         let destination = destinationRaw.assumingMemoryBound(to: T.self)
-        let inner = axes.count - 1
-        // The axis that is contiguous in the destination, when it is not the innermost one.
-        let across = axes.indices.last { $0 != inner && axes[$0].destination == 1 && axes[inner].destination != 1 }
+        // Tiles span the axis contiguous in the source (columns) and the one contiguous in the
+        // destination (rows) when those differ; otherwise runs go along the contiguous axis.
+        let sourceContiguous = axes.indices.last { axes[$0].source == 1 }
+        let destinationContiguous = axes.indices.last { axes[$0].destination == 1 }
+        let inner: Int
+        let across: Int?
+        if let s = sourceContiguous, let d = destinationContiguous, s != d {
+            inner = s
+            across = d
+        } else {
+            inner = destinationContiguous ?? sourceContiguous ?? axes.count - 1
+            across = nil
+        }
         let outer = axes.indices.filter { $0 != inner && $0 != across }
         var index = [Int](repeating: 0, count: outer.count)
         var s = 0, d = 0
