@@ -28,7 +28,7 @@ let package = Package(
         .systemLibrary(name: "CZip", pkgConfig: "libzip", providers: [.apt(["libzip-dev"])]),
         .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
 
-        // SHA-256's compression function in C: hashing model files must be fast in debug builds too.
+        // SHA-256's compression function in C (SHA extensions when present): hashing model files must be fast in debug builds too.
         .target(name: "CSHA256"),
         .target(name: "GraftCore", dependencies: [
             "CZip", "CSHA256",

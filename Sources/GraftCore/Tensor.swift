@@ -267,25 +267,12 @@ extension Tensor {
         for i in stride(from: rank - 1, through: 0, by: -1) { srcStrides[i] = s; s *= shape[i] }
         let permutedStrides = axes.map { srcStrides[$0] }
         var result = Tensor(zeros: newShape, dtype: dtype)
-        let size = dtype.size
-        let n = count
+        // One pass, cache-blocked when the innermost axis moves (StridedCopy).
         withUnsafeBytes { src in
             result.withUnsafeMutableBytes { dst in
-                var index = [Int](repeating: 0, count: rank)
-                var srcOffset = 0
-                for flat in 0..<n {
-                    dst.baseAddress!.advanced(by: flat * size)
-                        .copyMemory(from: src.baseAddress!.advanced(by: srcOffset * size), byteCount: size)
-                    var axis = rank - 1
-                    while axis >= 0 {
-                        index[axis] += 1
-                        srcOffset += permutedStrides[axis]
-                        if index[axis] < newShape[axis] { break }
-                        srcOffset -= permutedStrides[axis] * newShape[axis]
-                        index[axis] = 0
-                        axis -= 1
-                    }
-                }
+                guard let from = src.baseAddress, let to = dst.baseAddress else { return }
+                StridedCopy.copy(shape: newShape, elementSize: dtype.size, from: from, strides: permutedStrides,
+                                 to: to, strides: StridedCopy.rowMajorStrides(newShape))
             }
         }
         return result

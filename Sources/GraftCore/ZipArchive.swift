@@ -6,7 +6,7 @@ import Foundation
 /// read when its declared size is within `maxEntryBytes`.
 public final class ZipArchive {
     public let path: String
-    private let handle: OpaquePointer
+    let handle: OpaquePointer
 
     /// The names of all entries, in archive order.
     public let entryNames: [String]
@@ -68,6 +68,46 @@ public final class ZipArchive {
     /// than it declares. Memory grows with the bytes actually inflated, never with the
     /// declared size alone. A stored (uncompressed) entry must declare its stored size.
     public func read(_ name: String) throws -> [UInt8] {
+        let st = try checkedStat(name)
+        guard let file = zip_fopen(handle, name, 0) else {
+            throw GraftError(.malformed, "cannot open zip entry", file: path, location: name)
+        }
+        defer { zip_fclose(file) }
+        let total = Int(st.size)
+        // Inflated straight into the array; it only grows with the bytes actually produced.
+        var bytes: [UInt8] = []
+        var filled = 0
+        while filled < total {
+            let want = min(total - filled, 1 << 24)
+            bytes.reserveCapacity(filled + want)
+            bytes.append(contentsOf: repeatElement(0, count: want))
+            let got = bytes.withUnsafeMutableBytes { buf in
+                Self.readFully(file, into: buf.baseAddress! + filled, count: want)
+            }
+            guard got == want else {
+                throw GraftError(.malformed, "zip entry is truncated or corrupt", file: path, location: name,
+                                 expected: "\(total) bytes", found: "\(filled + max(got, 0)) bytes")
+            }
+            filled += want
+        }
+        return bytes
+    }
+
+    /// Reads until `count` bytes arrived or the entry ends or fails; the number read, or -1.
+    static func readFully(_ file: OpaquePointer, into buffer: UnsafeMutableRawPointer, count: Int) -> Int {
+        var done = 0
+        while done < count {
+            let n = zip_fread(file, buffer + done, zip_uint64_t(count - done))
+            if n < 0 { return -1 }
+            if n == 0 { break }
+            done += Int(n)
+        }
+        return done
+    }
+
+    /// The entry's stat after the checks `read` makes before reading anything: declared size
+    /// within `maxEntryBytes`, a stored entry's sizes agreeing, no zip-bomb ratio.
+    func checkedStat(_ name: String) throws -> zip_stat_t {
         let st = try stat(name)
         let size = st.size, compressed = st.comp_size
         guard size <= maxEntryBytes else {
@@ -85,24 +125,7 @@ public final class ZipArchive {
                              expected: "at most \(maxCompressionRatio)× the compressed \(compressed) bytes",
                              found: "\(size) bytes")
         }
-        guard let file = zip_fopen(handle, name, 0) else {
-            throw GraftError(.malformed, "cannot open zip entry", file: path, location: name)
-        }
-        defer { zip_fclose(file) }
-        let total = Int(size)
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(min(total, 1 << 20))
-        var chunk = [UInt8](repeating: 0, count: min(max(total, 1), 1 << 20))
-        while bytes.count < total {
-            let want = min(chunk.count, total - bytes.count)
-            let n = chunk.withUnsafeMutableBytes { buf in zip_fread(file, buf.baseAddress, zip_uint64_t(want)) }
-            guard n > 0 else {
-                throw GraftError(.malformed, "zip entry is truncated or corrupt", file: path, location: name,
-                                 expected: "\(size) bytes", found: "\(bytes.count) bytes")
-            }
-            bytes.append(contentsOf: chunk[0..<Int(n)])
-        }
-        return bytes
+        return st
     }
 
     /// True when the file at `path` starts with a zip signature.

@@ -49,8 +49,7 @@ enum DL4JConvolutionFamilies {
         let bias = layer.hasBias ? try params.vector(nOut, "b") : nil
         // Stored [nOut, nIn, k...] ('c'); canonical [k..., nIn, nOut].
         let perm = Array(2..<(2 + rank)) + [1, 0]
-        let stored = try params.arrayC([nOut, nIn] + kernel + (rank == 1 ? [1] : []), permutedBy: nil, "W")
-        p["kernel"] = params.counting ? stored : try stored.reshaped([nOut, nIn] + kernel).transposed(perm)
+        p["kernel"] = try params.arrayC([nOut, nIn] + kernel, permutedBy: perm, "W")
         if let bias { p["bias"] = bias }
         let (op, before) = try convOp(layer, kind: .standard, rank: rank, filters: nOut, kernel: kernel, dataFormat: dataFormat)
         let kind: DL4JDataKind = rank == 1 ? .recurrent : rank == 2 ? .convolutional2D : .convolutional3D

@@ -16,7 +16,7 @@ struct DL4JGraphBuilder {
     var customLayers: [(node: String, className: String, layer: DL4JLayerConfig)] = []
     let file: String?
 
-    init(flat: Tensor?, file: String?) {
+    init(flat: DL4JFlatParameters?, file: String?) {
         params = DL4JParameterReader(flat: flat, file: file)
         self.file = file
     }

@@ -88,21 +88,22 @@ enum DL4JLayerFamilies {
 /// converts them to IR layouts. Without a vector (configuration only) it just counts, and
 /// every method returns an empty placeholder tensor.
 struct DL4JParameterReader {
-    /// The flat parameter vector (1-D), or nil when only counting.
-    let flat: Tensor?
+    /// The flat parameter vector, or nil when only counting.
+    let flat: DL4JFlatParameters?
     /// Elements consumed so far.
     private(set) var position: Int = 0
     let file: String?
     var location: String = ""
 
-    init(flat: Tensor?, file: String?) { self.flat = flat; self.file = file }
+    init(flat: DL4JFlatParameters?, file: String?) { self.flat = flat; self.file = file }
 
     var counting: Bool { flat == nil }
     static let placeholder = Tensor(zeros: [0])
 
-    /// The next `count` elements as a 1-D tensor.
-    mutating func take(_ count: Int, _ field: String) throws -> Tensor {
-        guard count >= 0 else {
+    /// The next elements as the row-major array `shape`, transposed by `perm`.
+    private mutating func read(_ shape: [Int], permutedBy perm: [Int]?, _ field: String) throws -> Tensor {
+        let count = shape.reduce(1, *)
+        guard count >= 0, shape.allSatisfy({ $0 >= 0 }) else {
             throw GraftError(.malformed, "negative parameter count", file: file, location: location, field: field,
                              found: "\(count)")
         }
@@ -113,11 +114,16 @@ struct DL4JParameterReader {
                              file: file, location: location, field: field,
                              expected: "\(position + count) or more parameters", found: "\(flat.count)")
         }
-        let size = flat.dtype.size
-        return try flat.withUnsafeBytes { raw in
-            try Tensor(shape: [count], dtype: flat.dtype,
-                       bytes: UnsafeRawBufferPointer(rebasing: raw[(position * size)..<((position + count) * size)]))
+        return try flat.read(shape, permutedBy: perm)
+    }
+
+    /// The next `count` elements as a 1-D tensor.
+    mutating func take(_ count: Int, _ field: String) throws -> Tensor {
+        guard count >= 0 else {
+            throw GraftError(.malformed, "negative parameter count", file: file, location: location, field: field,
+                             found: "\(count)")
         }
+        return try read([count], permutedBy: nil, field)
     }
 
     /// A vector of `n` (DL4J stores biases and BN statistics as [1, n]).
@@ -125,17 +131,16 @@ struct DL4JParameterReader {
 
     /// A matrix stored in column-major ('f') order, returned row-major [rows, cols].
     mutating func matrixF(_ rows: Int, _ cols: Int, _ field: String) throws -> Tensor {
-        let t = try take(rows * cols, field)
-        if counting { return t }
-        return try t.reshaped([cols, rows]).transposed([1, 0])
+        try read([cols, rows], permutedBy: [1, 0], field)
     }
 
     /// An array stored in row-major ('c') order with `shape`, then permuted by `perm`.
     mutating func arrayC(_ shape: [Int], permutedBy perm: [Int]? = nil, _ field: String) throws -> Tensor {
-        let t = try take(shape.reduce(1, *), field)
-        if counting { return t }
-        let shaped = try t.reshaped(shape)
-        return try perm.map { try shaped.transposed($0) } ?? shaped
+        if let perm, perm.count != shape.count || Set(perm) != Set(shape.indices) {
+            throw GraftError(.invalidArgument, "bad permutation", file: file, location: location, field: field,
+                             expected: "a permutation of 0..<\(shape.count)", found: "\(perm)")
+        }
+        return try read(shape, permutedBy: perm, field)
     }
 
     /// Reorders equal column blocks of a row-major matrix (or vector): result block k is

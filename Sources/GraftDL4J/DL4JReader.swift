@@ -42,12 +42,10 @@ public enum DL4JReader {
             }
             let json = try JSONValue.parse(bytes: try zip.read("configuration.json"))
             let config = try DL4JNetworkConfig.parse(json, file: path)
-            var flat: Tensor? = nil
-            var coefficients: Nd4jArray? = nil
+            var flat: DL4JFlatParameters? = nil
+            var coefficients: Nd4jArray.Layout? = nil
             if zip.contains("coefficients.bin") {
-                let array = try Nd4jArray.decode(try zip.read("coefficients.bin"), file: path, location: "coefficients.bin")
-                coefficients = array
-                flat = try array.tensor.reshaped([array.tensor.count])
+                (flat, coefficients) = try streamCoefficients(zip)
             } else if !zip.contains("noParams.marker") {
                 throw GraftError(.missingWeights, "the zip has neither coefficients.bin nor noParams.marker", file: path,
                                  location: "coefficients.bin")
@@ -56,7 +54,7 @@ public enum DL4JReader {
             for entry in zip.entryNames where entry != "configuration.json" && entry != "coefficients.bin" && !entry.hasSuffix("/") {
                 attachments[entry] = try zip.read(entry)
             }
-            var graph = try build(config, flat: flat ?? Tensor(zeros: [0]), file: path, options: options)
+            var graph = try build(config, parameters: flat ?? DL4JFlatParameters(Tensor(zeros: [0])), file: path, options: options)
             graph.source.path = path
             graph.source.attachments = attachments
             if let coefficients, var extras = graph.source.extras.objectValue {
@@ -72,6 +70,25 @@ public enum DL4JReader {
         } catch let error as GraftError {
             throw error.inFile(path)
         }
+    }
+
+    /// `coefficients.bin` as a stream of parameters decoded while they come out of the zip, when
+    /// its data buffer holds the [1, N] vector in order (always, as DL4J writes it); otherwise
+    /// the whole array decoded first.
+    static func streamCoefficients(_ zip: ZipArchive) throws -> (DL4JFlatParameters, Nd4jArray.Layout) {
+        let stream = try ZipEntryReader(zip, entry: "coefficients.bin")
+        let prefix = try stream.next(min(stream.size, 4096))
+        var r = BigEndianReader(Array(prefix), file: zip.path, location: "coefficients.bin")
+        let layout = try Nd4jArray.readLayout(&r, totalBytes: stream.size)
+        let count = layout.shape.reduce(1, *)
+        if layout.isRowMajorFromStart {
+            // Re-open and skip the headers: the data values follow them directly.
+            let data = try ZipEntryReader(zip, entry: "coefficients.bin")
+            _ = try data.next(layout.dataStart)
+            return (DL4JFlatParameters(stream: data, count: count, dtype: layout.dtype, swapBytes: hostIsLittleEndian), layout)
+        }
+        let array = try Nd4jArray.decode(try zip.read("coefficients.bin"), file: zip.path, location: "coefficients.bin")
+        return (DL4JFlatParameters(try array.tensor.reshaped([array.tensor.count])), layout)
     }
 
     /// The decoded `updaterState.bin` of a graph read from a DL4J zip (a flat [1, M] vector
@@ -115,6 +132,11 @@ public enum DL4JReader {
     // MARK: - Assembly
 
     static func build(_ config: DL4JNetworkConfig, flat: Tensor?, file: String?, options: Options = Options()) throws -> Graph {
+        try build(config, parameters: flat.map { DL4JFlatParameters($0) }, file: file, options: options)
+    }
+
+    static func build(_ config: DL4JNetworkConfig, parameters flat: DL4JFlatParameters?, file: String?,
+                      options: Options = Options()) throws -> Graph {
         var customCounts: [String: Int] = [:]
         if let flat {
             // Known layers first; parameters left over belong to custom layers.

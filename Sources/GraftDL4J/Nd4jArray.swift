@@ -46,6 +46,54 @@ public struct Nd4jArray: Sendable {
     /// zip path and the entry `coefficients.bin`).
     public static func decode(_ bytes: [UInt8], file: String? = nil, location: String? = nil) throws -> Nd4jArray {
         var r = BigEndianReader(bytes, file: file, location: location)
+        let layout = try readLayout(&r, totalBytes: bytes.count)
+        var tensor = Tensor(zeros: layout.shape, dtype: layout.dtype)
+        let elementSize = layout.dtype.size
+        let elementCount = tensor.count
+        r.bytes.withUnsafeBufferPointer { src in
+            tensor.withUnsafeMutableBytes { dst in
+                guard elementCount > 0, let out = dst.baseAddress, let inBase = src.baseAddress else { return }
+                // Big-endian → host (little-endian on every platform Graft runs on), following
+                // the stored strides (never the order flag alone), in one pass.
+                StridedCopy.copy(shape: layout.shape, elementSize: elementSize,
+                                 from: inBase + layout.dataStart + layout.offset * elementSize, strides: layout.strides,
+                                 to: out, strides: StridedCopy.rowMajorStrides(layout.shape), swapBytes: hostIsLittleEndian)
+            }
+        }
+        r.offset = layout.dataStart + layout.dataBytes
+        return Nd4jArray(tensor: tensor, encoding: layout.encoding, order: layout.order,
+                         shape: layout.shape, strides: layout.strides, extras: layout.extras, dataTypeName: layout.dataTypeName)
+    }
+
+    /// What an array's two headers say, checked against the `totalBytes` the array has.
+    struct Layout {
+        var encoding: Nd4jEncoding
+        var order: Character
+        var shape: [Int]
+        var strides: [Int]
+        var extras: Int64
+        var dataTypeName: String
+        var dtype: DType
+        /// Elements the data buffer holds.
+        var dataCount: Int
+        /// Where the data buffer's values start, in bytes from the array's start.
+        var dataStart: Int
+        var dataBytes: Int { dataCount * dtype.size }
+        /// The legacy offset into the data buffer, in elements (0 in MIXED_DATA_TYPES).
+        var offset: Int
+
+        /// True when the data buffer holds the array's elements in row-major order from its
+        /// start (a plain byte-swapping stream gives the row-major values).
+        var isRowMajorFromStart: Bool {
+            guard offset == 0 else { return false }
+            let rowMajor = StridedCopy.rowMajorStrides(shape)
+            return zip(zip(shape, strides), rowMajor).allSatisfy { $0.0.0 == 1 || $0.0.1 == $0.1 }
+        }
+    }
+
+    /// Reads and checks both headers; `r` may hold only a prefix of the array (the headers),
+    /// `totalBytes` is the array's full length. Leaves `r` at the data values.
+    static func readLayout(_ r: inout BigEndianReader, totalBytes: Int) throws -> Layout {
         let shapeHeader = try readHeader(&r, buffer: "shape-info buffer")
         guard shapeHeader.count >= 4, shapeHeader.count <= 2 * 32 + 4 else {
             throw r.error("shape-info length is impossible", field: "shape-info length",
@@ -92,8 +140,11 @@ public struct Nd4jArray: Sendable {
         guard !overflow else {
             throw r.error("data length overflows", field: "data length", found: "\(dataHeader.count)")
         }
-        try r.need(dataBytes, "data values")
         let dataStart = r.offset
+        guard dataBytes <= totalBytes - dataStart else {
+            throw r.error("array data is truncated", field: "data values",
+                          expected: "\(dataBytes) more bytes at offset \(dataStart)", found: "\(max(totalBytes - dataStart, 0)) bytes")
+        }
 
         // The legacy slot before ews is an offset into the data buffer; the new one is a flag word.
         let offset = shapeHeader.encoding == .mixedDataTypes ? 0 : Int(extras)
@@ -123,67 +174,45 @@ public struct Nd4jArray: Sendable {
                               found: "\(dataHeader.count) elements")
             }
         }
-        var tensor = Tensor(zeros: shape, dtype: dtype)
-        r.bytes.withUnsafeBufferPointer { src in
-            tensor.withUnsafeMutableBytes { dst in
-                guard elementCount > 0, let out = dst.baseAddress, let inBase = src.baseAddress else { return }
-                let base = inBase.advanced(by: dataStart)
-                var index = [Int](repeating: 0, count: rank)
-                var srcElement = offset
-                for flat in 0..<elementCount {
-                    let from = base.advanced(by: srcElement * elementSize)
-                    let to = out.advanced(by: flat * elementSize)
-                    for k in 0..<elementSize {
-                        // Big-endian → host (little-endian on every platform Graft runs on).
-                        to.storeBytes(of: from[hostIsLittleEndian ? elementSize - 1 - k : k], toByteOffset: k, as: UInt8.self)
-                    }
-                    var axis = rank - 1
-                    while axis >= 0 {
-                        index[axis] += 1
-                        srcElement += strides[axis]
-                        if index[axis] < shape[axis] { break }
-                        srcElement -= strides[axis] * shape[axis]
-                        index[axis] = 0
-                        axis -= 1
-                    }
-                }
-            }
-        }
-        r.offset += dataBytes
-        return Nd4jArray(tensor: tensor, encoding: dataHeader.encoding, order: orderCode == 99 ? "c" : "f",
-                         shape: shape, strides: strides, extras: extras, dataTypeName: dataHeader.typeName)
+        return Layout(encoding: dataHeader.encoding, order: orderCode == 99 ? "c" : "f", shape: shape, strides: strides,
+                      extras: extras, dataTypeName: dataHeader.typeName, dtype: dtype, dataCount: dataHeader.count,
+                      dataStart: dataStart, offset: offset)
     }
 
     /// Encodes a tensor as `Nd4j.write` does in the `MIXED_DATA_TYPES` encoding (1.0.0-beta4+):
     /// LONG shape info with `c` order, row-major strides, the data-type flag word DL4J writes
     /// for the dtype, ews 1, then the data big-endian.
     public static func encodeMixedDataTypes(_ tensor: Tensor) throws -> [UInt8] {
-        guard let typeName = typeName(for: tensor.dtype) else {
-            throw GraftError(.unsupported, "no Nd4j data type for this dtype", found: "\(tensor.dtype)")
+        var bytes = try mixedDataTypesHeader(shape: tensor.shape, dtype: tensor.dtype)
+        let headerCount = bytes.count
+        bytes.append(contentsOf: repeatElement(0, count: tensor.byteCount))
+        tensor.withUnsafeBytes { raw in
+            bytes.withUnsafeMutableBytes { out in
+                guard let from = raw.baseAddress, let to = out.baseAddress else { return }
+                StridedCopy.copy(shape: [tensor.count], elementSize: tensor.dtype.size, from: from, strides: [1],
+                                 to: to + headerCount, strides: [1], swapBytes: hostIsLittleEndian)
+            }
         }
-        let shape = tensor.shape
-        var strides = [Int](repeating: 1, count: shape.count)
-        var s = 1
-        for i in stride(from: shape.count - 1, through: 0, by: -1) { strides[i] = s; s *= shape[i] }
+        return bytes
+    }
+
+    /// The two headers `encodeMixedDataTypes` writes before the big-endian data of a c-order
+    /// array of `shape` and `dtype`.
+    static func mixedDataTypesHeader(shape: [Int], dtype: DType) throws -> [UInt8] {
+        guard let typeName = typeName(for: dtype) else {
+            throw GraftError(.unsupported, "no Nd4j data type for this dtype", found: "\(dtype)")
+        }
+        let strides = StridedCopy.rowMajorStrides(shape)
         var w = BigEndianWriter()
         let info: [Int64] = [Int64(shape.count)] + shape.map { Int64($0) } + strides.map { Int64($0) }
-            + [dataTypeFlag(for: tensor.dtype), 1, 99]
+            + [dataTypeFlag(for: dtype), 1, 99]
         w.writeUTF(Nd4jEncoding.mixedDataTypes.rawValue)
         w.writeInt64(Int64(info.count))
         w.writeUTF("LONG")
         for v in info { w.writeInt64(v) }
         w.writeUTF(Nd4jEncoding.mixedDataTypes.rawValue)
-        w.writeInt64(Int64(tensor.count))
+        w.writeInt64(Int64(shape.reduce(1, *)))
         w.writeUTF(typeName)
-        let size = tensor.dtype.size
-        tensor.withUnsafeBytes { raw in
-            w.bytes.reserveCapacity(w.bytes.count + raw.count)
-            for e in 0..<tensor.count {
-                for k in 0..<size {
-                    w.bytes.append(raw[e * size + (hostIsLittleEndian ? size - 1 - k : k)])
-                }
-            }
-        }
         return w.bytes
     }
 

@@ -27,12 +27,13 @@ extension ModelFile {
     /// Refuses to write over `source` (or the file the graph was read from), and over an
     /// existing file unless `force`. The model is written to a temporary file beside the
     /// target and renamed into place; on any failure neither the output nor the manifest is left.
+    /// `compress` deflates the weight entries of a DL4J zip (stored by default).
     @discardableResult
     public static func save(_ graph: Graph, to path: String, format: ModelFormat? = nil, source: String? = nil,
-                            force: Bool = false) throws -> ConversionReport {
+                            force: Bool = false, compress: Bool = false) throws -> ConversionReport {
         let target = format ?? outputFormat(forPath: path)
         try checkTarget(path, for: graph, source: source, force: force)
-        return try save(graph, to: path, using: try writer(for: target), source: source, force: force)
+        return try save(graph, to: path, using: try writer(for: target, compress: compress), source: source, force: force)
     }
 
     /// Refuses to write over the input model, and over an existing file unless `force`.
@@ -80,10 +81,10 @@ extension ModelFile {
     }
 
     /// The writer for an output format.
-    public static func writer(for format: ModelFormat) throws -> ModelWriter {
+    public static func writer(for format: ModelFormat, compress: Bool = false) throws -> ModelWriter {
         switch format {
         case .kerasH5, .keras3, .dl4jZip:
-            guard let writer = ModelWriters.builtIn(format) else {
+            guard let writer = ModelWriters.builtIn(format, compress: compress) else {
                 throw GraftError(.unsupported, "no \(format.rawValue) writer is available in this build", expected: "keras-h5, keras or dl4j")
             }
             return writer

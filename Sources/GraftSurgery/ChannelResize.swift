@@ -76,6 +76,9 @@ func remapAxis(_ t: Tensor, axis: Int, blocks: Int = 1, map: ChannelMap, scaled:
                 runs.append((i0, j, n))
                 i0 += n
             }
+            // The channels the runs do not cover: scaled copies and new channels. Only these are
+            // visited per block (widening a Dense kernel by k touches k entries per row here).
+            let others = (0..<newN).filter { i in map.sources[i] == nil || (scaled && map.scales[i] != 1) }
             for o in 0..<outer {
                 for b in 0..<blocks {
                     if sliceBytes > 0 {
@@ -85,16 +88,12 @@ func remapAxis(_ t: Tensor, axis: Int, blocks: Int = 1, map: ChannelMap, scaled:
                             (dst.baseAddress! + to * size).copyMemory(from: src.baseAddress! + from * size, byteCount: sliceBytes * run.count)
                         }
                     }
-                    for i in 0..<newN {
+                    for i in others {
                         let to = ((o * blocks + b) * newN + i) * inner
                         if let j = map.sources[i] {
                             let from = ((o * blocks + b) * oldN + j) * inner
-                            let s = scaled ? map.scales[i] : 1
-                            if s == 1 {
-                                continue  // copied with its run above
-                            } else {
-                                for e in 0..<inner { store(load(from + e) * s, at: to + e) }
-                            }
+                            let s = map.scales[i]
+                            for e in 0..<inner { store(load(from + e) * s, at: to + e) }
                         } else if let fresh {
                             for e in 0..<inner { store(fresh(to + e), at: to + e) }
                         }

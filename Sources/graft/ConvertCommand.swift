@@ -21,6 +21,8 @@ struct ConvertCommand: ParsableCommand {
     @Option(help: "Output format: keras-h5, keras or dl4j.") var format: String?
     @Option(help: "Weights-only HDF5 file, when IN is a Keras JSON config.") var weights: String?
     @Flag(help: "Overwrite OUT if it exists.") var force = false
+    @Flag(help: "Deflate the weight entries of a DL4J zip (stored by default: float weights barely compress).")
+    var compress = false
 
     func run() throws {
         try reportingErrors {
@@ -28,7 +30,7 @@ struct ConvertCommand: ParsableCommand {
             let graph = try loadModel(input, weights: weights)
             let report: ConversionReport
             do {
-                report = try ModelFile.save(graph, to: output, format: target, source: input, force: force)
+                report = try ModelFile.save(graph, to: output, format: target, source: input, force: force, compress: compress)
             } catch let error as GraftError where error.kind == .unsupported {
                 // A valid model the target format cannot express: a failed conversion, not bad input.
                 FileHandle.standardError.write(Data("graft: cannot convert: \(error.description)\n".utf8))

@@ -50,6 +50,18 @@ enum DL4JConfigGenerator {
     }
 
     static func generate(_ graph: Graph, report: inout ConversionReport) throws -> (JSONValue, Graph) {
+        var deferred: [String: RowPermutation]? = nil
+        return try generate(graph, report: &report, deferredRowPermutations: &deferred)
+    }
+
+    /// A dense kernel whose rows DL4J reads in (c, h, w) order while the graph's are (h, w, c).
+    struct RowPermutation { var h: Int, w: Int, c: Int }
+
+    /// `generate`; when `deferredRowPermutations` is non-nil, dense kernels after a flatten of a
+    /// channels-last image are left as they are and listed there by node name, for the writer
+    /// to fold the row permutation into its encoding (no permuted copy of the kernel is made).
+    static func generate(_ graph: Graph, report: inout ConversionReport,
+                         deferredRowPermutations: inout [String: RowPermutation]?) throws -> (JSONValue, Graph) {
         var prepared = graph
         let shapes = try graph.inferShapes()
         var units: [Unit] = []
@@ -244,7 +256,15 @@ enum DL4JConfigGenerator {
                                                 trainingConfig: graph.source.extras["training_config"], report: &report)
                 if let (h, w, c) = permuteRows[node.inputs[0].node], let i = prepared.index(of: node.name),
                    let kernel = prepared.nodes[i].parameters["kernel"] {
-                    prepared.nodes[i].parameters["kernel"] = try permuteRowsHWCtoCHW(kernel, h: h, w: w, c: c)
+                    if deferredRowPermutations != nil {
+                        guard kernel.rank == 2, kernel.shape[0] == h * w * c else {
+                            throw GraftError(.shapeMismatch, "dense kernel rows do not match the flattened image",
+                                             expected: "\(h * w * c) rows", found: "\(kernel.shape)")
+                        }
+                        deferredRowPermutations?[node.name] = RowPermutation(h: h, w: w, c: c)
+                    } else {
+                        prepared.nodes[i].parameters["kernel"] = try permuteRowsHWCtoCHW(kernel, h: h, w: w, c: c)
+                    }
                     report.add(.exactConversion, node: node.name, "kernel rows permuted from (h, w, c) to DL4J's (c, h, w) flatten order")
                 }
             }

@@ -136,7 +136,11 @@ public final class HDF5WritableGroup {
 
     /// Writes `tensor` as a dataset at `name` (which may contain `/`: missing groups are
     /// created), little-endian, contiguous, as h5py does.
-    public func writeDataset(_ name: String, _ tensor: Tensor) throws {
+    ///
+    /// With `sourceRow`, the dataset's row r (along the first axis) is the tensor's row
+    /// `sourceRow(r)`: the rows are gathered in blocks into a small buffer and written block
+    /// by block, so a row permutation costs no copy of the whole tensor.
+    public func writeDataset(_ name: String, _ tensor: Tensor, sourceRow: ((Int) -> Int)? = nil) throws {
         graft_h5_silence_errors()
         var closeFileType = false
         let fileType: hid_t
@@ -170,11 +174,51 @@ public final class HDF5WritableGroup {
         let did = H5Dcreate2(id, name, fileType, space, lcpl, graft_h5p_default(), graft_h5p_default())
         guard did >= 0 else { throw error("cannot create dataset", at: name) }
         defer { H5Dclose(did) }
-        if tensor.count > 0 {
+        if tensor.count > 0, let sourceRow, tensor.rank >= 1 {
+            try writeRows(did, memoryType, tensor, sourceRow: sourceRow, name: name)
+        } else if tensor.count > 0 {
             let status = tensor.withUnsafeBytes { raw in
                 H5Dwrite(did, memoryType, graft_h5s_all(), graft_h5s_all(), graft_h5p_default(), raw.baseAddress)
             }
             guard status >= 0 else { throw error("cannot write dataset", at: name) }
+        }
+    }
+
+    /// Writes dataset row r from the tensor's row `sourceRow(r)`, about 4 MiB of rows at a time.
+    private func writeRows(_ did: hid_t, _ memoryType: hid_t, _ tensor: Tensor, sourceRow: (Int) -> Int, name: String) throws {
+        let rows = tensor.shape[0]
+        let rowBytes = tensor.byteCount / max(rows, 1)
+        let blockRows = max(1, min(rows, (4 << 20) / max(rowBytes, 1)))
+        let buffer = UnsafeMutableRawPointer.allocate(byteCount: max(blockRows * rowBytes, 1), alignment: 4096)
+        defer { buffer.deallocate() }
+        let fileSpace = H5Dget_space(did)
+        guard fileSpace >= 0 else { throw error("cannot get dataset space", at: name) }
+        defer { H5Sclose(fileSpace) }
+        var start = 0
+        while start < rows {
+            let count = min(blockRows, rows - start)
+            try tensor.withUnsafeBytes { raw in
+                guard let base = raw.baseAddress else { return }
+                for r in 0..<count {
+                    let from = sourceRow(start + r)
+                    guard from >= 0, from < rows else { throw error("row gather out of range", at: name) }
+                    (buffer + r * rowBytes).copyMemory(from: base + from * rowBytes, byteCount: rowBytes)
+                }
+            }
+            var offset = [hsize_t](repeating: 0, count: tensor.rank)
+            offset[0] = hsize_t(start)
+            var extent = tensor.shape.map { hsize_t($0) }
+            extent[0] = hsize_t(count)
+            guard H5Sselect_hyperslab(fileSpace, H5S_SELECT_SET, &offset, nil, &extent, nil) >= 0 else {
+                throw error("cannot select rows", at: name)
+            }
+            let memorySpace = H5Screate_simple(Int32(extent.count), &extent, nil)
+            guard memorySpace >= 0 else { throw error("cannot create dataset space", at: name) }
+            defer { H5Sclose(memorySpace) }
+            guard H5Dwrite(did, memoryType, memorySpace, fileSpace, graft_h5p_default(), buffer) >= 0 else {
+                throw error("cannot write dataset", at: name)
+            }
+            start += count
         }
     }
 }

@@ -14,6 +14,14 @@ import OrderedCollections
 /// sizes the graph leaves open are filled in first (`KerasImageSizeInference`).
 enum KerasChannelsLast {
     static func convert(_ graph: Graph, report: inout ConversionReport) throws -> Graph? {
+        var deferred: [KerasRowGather]? = nil
+        return try convert(graph, report: &report, deferred: &deferred)
+    }
+
+    /// `convert`; when `deferred` is non-nil, dense kernels keep their (c, spatial…) rows and
+    /// are listed there instead, for the writer to gather the rows while writing (no permuted
+    /// copy of the kernel is made).
+    static func convert(_ graph: Graph, report: inout ConversionReport, deferred: inout [KerasRowGather]?) throws -> Graph? {
         let hasImageInput = graph.nodes.contains {
             if case .input(let a) = $0.op { return a.layout == .channelsFirst && a.shape.count >= 3 }
             return false
@@ -56,11 +64,7 @@ enum KerasChannelsLast {
                 guard dims.count == cf.count, dims.reduce(1, *) == kernel.shape.first else {
                     throw fail(node, "unknown image size before the flatten")
                 }
-                let rest = Array(kernel.shape.dropFirst())
-                let permuted = try kernel.reshaped(dims + rest)
-                    .transposed(Array(1..<dims.count) + [0] + Array(dims.count..<(dims.count + rest.count)))
-                    .reshaped(kernel.shape)
-                result.nodes[index].parameters["kernel"] = permuted
+                result.nodes[index].parameters["kernel"] = try permuteRows(kernel, channelsFirst: dims, deferred: &deferred)
                 report.add(.exactConversion, node: node.name, "kernel rows reordered from channels-first to channels-last flatten order")
                 continue
             }
@@ -91,7 +95,13 @@ enum KerasChannelsLast {
                 case .dot: throw fail(node, "dot product of images")
                 }
             case .flatten, .dl4jVertex(.preprocessor(.cnnToFeedForward)):
-                flattened[node.name] = cf
+                // DL4J's pre-processor states the image size even when the network input leaves it open.
+                if case .dl4jVertex(.preprocessor(.cnnToFeedForward(let h, let w, let c))) = op, cf.count == 3,
+                   cf.contains(where: { $0 == nil }) {
+                    flattened[node.name] = [c, h, w]
+                } else {
+                    flattened[node.name] = cf
+                }
                 result.nodes[index].op = .flatten
                 continue
             case _ where isDense(op):
@@ -99,10 +109,7 @@ enum KerasChannelsLast {
                 let dims = cf.compactMap { $0 }
                 guard let kernel = node.parameters["kernel"], dims.count == cf.count,
                       dims.reduce(1, *) == kernel.shape.first else { throw fail(node, "unknown image size before the dense layer") }
-                let rest = Array(kernel.shape.dropFirst())
-                result.nodes[index].parameters["kernel"] = try kernel.reshaped(dims + rest)
-                    .transposed(Array(1..<dims.count) + [0] + Array(dims.count..<(dims.count + rest.count)))
-                    .reshaped(kernel.shape)
+                result.nodes[index].parameters["kernel"] = try permuteRows(kernel, channelsFirst: dims, deferred: &deferred)
                 report.add(.exactConversion, node: node.name, "kernel rows reordered from channels-first to channels-last flatten order")
                 continue
             default:
@@ -117,6 +124,19 @@ enum KerasChannelsLast {
         return result
     }
 
+    /// Kernel rows in (c, spatial…) order → (spatial…, c) order, or the kernel unchanged and
+    /// listed in `deferred` when the caller gathers the rows itself.
+    static func permuteRows(_ kernel: Tensor, channelsFirst dims: [Int], deferred: inout [KerasRowGather]?) throws -> Tensor {
+        if deferred != nil, let channels = dims.first, channels > 0, kernel.rank >= 1 {
+            deferred?.append(KerasRowGather(kernel: kernel, channels: channels))
+            return kernel
+        }
+        let rest = Array(kernel.shape.dropFirst())
+        return try kernel.reshaped(dims + rest)
+            .transposed(Array(1..<dims.count) + [0] + Array(dims.count..<(dims.count + rest.count)))
+            .reshaped(kernel.shape)
+    }
+
     static func isDense(_ op: Op) -> Bool {
         switch op {
         case .dense: return true
@@ -124,4 +144,19 @@ enum KerasChannelsLast {
         default: return false
         }
     }
+}
+
+/// A kernel whose rows are written in (spatial…, c) order while it holds them in
+/// (c, spatial…) order: written row r is the kernel's row `sourceRow(r)`.
+struct KerasRowGather {
+    let kernel: Tensor
+    let channels: Int
+
+    func sourceRow(_ r: Int) -> Int {
+        let spatial = kernel.shape[0] / channels
+        return (r % channels) * spatial + r / channels
+    }
+
+    /// True when `tensor` is this kernel (same storage and shape).
+    func matches(_ tensor: Tensor) -> Bool { tensor.storage === kernel.storage && tensor.shape == kernel.shape }
 }

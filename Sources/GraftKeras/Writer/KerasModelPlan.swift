@@ -28,11 +28,37 @@ struct KerasModelPlan {
     static let tfKerasVersion = "2.21.0"
     static let keras3Version = "3.15.1"
 
-    init(graph original: Graph, dialect: KerasDialect, report: inout ConversionReport) throws {
+    /// Dense kernels after a channels-first flatten whose rows the writer gathers into
+    /// channels-last order while writing (see `KerasChannelsLast`).
+    var rowGathers: [KerasRowGather] = []
+
+    /// The plan, with row permutations left to the writer when every deferred kernel is
+    /// written as it is exactly once (otherwise they are applied to the tensors up front).
+    static func make(graph: Graph, dialect: KerasDialect, report: inout ConversionReport) throws -> KerasModelPlan {
+        var deferredReport = report
+        let plan = try KerasModelPlan(graph: graph, dialect: dialect, report: &deferredReport, deferRowPermutations: true)
+        let weights = plan.layers.flatMap { $0.weights.map(\.tensor) }
+        if plan.rowGathers.allSatisfy({ gather in weights.filter { gather.matches($0) }.count == 1 }) {
+            report = deferredReport
+            return plan
+        }
+        return try KerasModelPlan(graph: graph, dialect: dialect, report: &report)
+    }
+
+    /// The row gather for a weight about to be written, if it is a deferred kernel.
+    func sourceRow(for tensor: Tensor) -> ((Int) -> Int)? {
+        guard let gather = rowGathers.first(where: { $0.matches(tensor) }) else { return nil }
+        return gather.sourceRow
+    }
+
+    init(graph original: Graph, dialect: KerasDialect, report: inout ConversionReport, deferRowPermutations: Bool = false) throws {
         var graph = original
-        if original.source.format.hasPrefix("dl4j"), let converted = try KerasChannelsLast.convert(original, report: &report) {
+        var deferred: [KerasRowGather]? = deferRowPermutations ? [] : nil
+        if original.source.format.hasPrefix("dl4j"),
+           let converted = try KerasChannelsLast.convert(original, report: &report, deferred: &deferred) {
             graph = converted
         }
+        rowGathers = deferred ?? []
         let sourceMajor = Self.sourceMajor(graph.source)
         let dialectMajor = dialect == .keras3 ? 3 : 2
         name = graph.source.extras["model_name"]?.stringValue ?? "model"

@@ -18,7 +18,7 @@ public enum KerasWriter {
         let dialect: KerasDialect = container == .h5 ? .tfKeras2 : .keras3
         let plan: KerasModelPlan
         do {
-            plan = try KerasModelPlan(graph: graph, dialect: dialect, report: &report)
+            plan = try KerasModelPlan.make(graph: graph, dialect: dialect, report: &report)
         } catch let e as GraftError {
             throw e.inFile(path)
         }
@@ -66,7 +66,7 @@ public enum KerasWriter {
         for layer in stored {
             let group = try weightsGroup.group(layer.name)
             try group.setStringArrayAttribute("weight_names", layer.weights.map(\.name))
-            for w in layer.weights { try group.writeDataset(w.name, w.tensor) }
+            for w in layer.weights { try group.writeDataset(w.name, w.tensor, sourceRow: plan.sourceRow(for: w.tensor)) }
         }
         try file.close()
     }
@@ -99,7 +99,8 @@ public enum KerasWriter {
                 }
                 let vars = try root.group(groupPath)
                 for i in 0..<group.count where index < layer.weights.count {
-                    try vars.writeDataset(String(i), layer.weights[index].tensor)
+                    let tensor = layer.weights[index].tensor
+                    try vars.writeDataset(String(i), tensor, sourceRow: plan.sourceRow(for: tensor))
                     index += 1
                 }
             }

@@ -1,0 +1,109 @@
+import GraftCore
+
+/// The flat parameter vector the layer families consume in order, wherever its elements
+/// come from: a decoded tensor, `coefficients.bin` streaming out of the zip (big-endian; the
+/// byte swap is fused with each parameter's layout conversion, so every value is touched
+/// once, straight into its tensor's final storage), or nothing at all (`plan`: the writer
+/// learns where each canonical parameter sits in the flat vector).
+final class DL4JFlatParameters {
+    enum Source {
+        /// Host-order values, row-major.
+        case tensor(Tensor)
+        /// The data values of an Nd4j array, in stored byte order, streaming out of a zip entry.
+        case stream(ZipEntryReader, swapBytes: Bool)
+        /// No values: tensors come back zero (untouched pages) and each read is recorded.
+        case plan
+    }
+
+    /// One read of the flat vector: elements `start..<start+count`, viewed as the row-major
+    /// array `sourceShape`, landed in `storage` where source element (i₀…) goes to
+    /// Σ iₖ·`destinationStrides[k]`.
+    struct Placement {
+        var start: Int
+        var sourceShape: [Int]
+        var destinationStrides: [Int]
+        var storage: TensorStorage
+        var count: Int { sourceShape.reduce(1, *) }
+    }
+
+    let count: Int
+    let dtype: DType
+    private let source: Source
+    private(set) var position = 0
+    /// The reads made in `plan` mode, in flat order.
+    var placements: [Placement] = []
+
+    init(_ tensor: Tensor) {
+        count = tensor.count
+        dtype = tensor.dtype
+        source = .tensor(tensor)
+    }
+
+    init(stream: ZipEntryReader, count: Int, dtype: DType, swapBytes: Bool) {
+        self.count = count
+        self.dtype = dtype
+        source = .stream(stream, swapBytes: swapBytes)
+    }
+
+    init(planning count: Int, dtype: DType) {
+        self.count = count
+        self.dtype = dtype
+        source = .plan
+    }
+
+    /// Bytes streamed per slab: large enough for long sequential reads, small enough to stay
+    /// in the cache while the slab is spread into its tensor.
+    static let slabBytes = 2 << 20
+
+    /// The next `sourceShape.product` elements as the row-major array `sourceShape`,
+    /// transposed by `permutation` (numpy semantics: result axis i is source axis
+    /// `permutation[i]`), in fresh storage.
+    func read(_ sourceShape: [Int], permutedBy permutation: [Int]? = nil) throws -> Tensor {
+        let perm = permutation ?? Array(sourceShape.indices)
+        let shape = perm.map { sourceShape[$0] }
+        let n = sourceShape.reduce(1, *)
+        guard n <= count - position else {
+            throw GraftError(.shapeMismatch, "coefficients.bin holds fewer parameters than the configuration needs",
+                             location: "coefficients.bin", expected: "\(position + n) or more parameters", found: "\(count)")
+        }
+        let storage = TensorStorage(byteCount: n * dtype.size)
+        let result = try Tensor(shape: shape, dtype: dtype, storage: storage)
+        var destinationStrides = [Int](repeating: 0, count: shape.count)
+        for (i, s) in StridedCopy.rowMajorStrides(shape).enumerated() { destinationStrides[perm[i]] = s }
+        let size = dtype.size
+        switch source {
+        case .plan:
+            placements.append(Placement(start: position, sourceShape: sourceShape, destinationStrides: destinationStrides,
+                                        storage: storage))
+        case .tensor(let flat):
+            flat.withUnsafeBytes { raw in
+                guard n > 0, let base = raw.baseAddress else { return }
+                StridedCopy.copy(shape: sourceShape, elementSize: size, from: base + position * size,
+                                 strides: StridedCopy.rowMajorStrides(sourceShape), to: storage.pointer,
+                                 strides: destinationStrides)
+            }
+        case .stream(let reader, let swapBytes):
+            // Slabs of whole rows along the outermost axis (one element per row for 1-D).
+            guard n > 0 else { break }
+            let rows = sourceShape.first ?? 1
+            let inner = Array(sourceShape.dropFirst())
+            let rowBytes = inner.reduce(1, *) * size
+            // At least 32 rows when that stays small, so the transposition's tiles are whole.
+            var rowsPerSlab = max(1, Self.slabBytes / max(rowBytes, 1))
+            if rowsPerSlab < 32 && 32 * rowBytes <= 4 * Self.slabBytes { rowsPerSlab = 32 }
+            let innerStrides = StridedCopy.rowMajorStrides(inner)
+            let rowStride = destinationStrides.first ?? 0
+            var row = 0
+            while row < rows {
+                let take = min(rowsPerSlab, rows - row)
+                let bytes = try reader.next(take * rowBytes)
+                guard let from = bytes.baseAddress else { break }
+                StridedCopy.copy(shape: [take] + inner, elementSize: size, from: from, strides: [inner.reduce(1, *)] + innerStrides,
+                                 to: storage.pointer + row * rowStride * size, strides: destinationStrides, swapBytes: swapBytes)
+                row += take
+            }
+        }
+        position += n
+        return result
+    }
+}
