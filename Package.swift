@@ -51,6 +51,6 @@ let package = Package(
         .testTarget(name: "GraftSurgeryTests", dependencies: ["GraftSurgery", "GraftRuntime", .product(name: "OrderedCollections", package: "swift-collections")]),
         .testTarget(name: "ConformanceTests", dependencies: ["GraftKeras", "GraftDL4J", "GraftRuntime", "GraftIO"]),
         .testTarget(name: "GraftIOTests", dependencies: ["GraftIO"]),
-        .testTarget(name: "GraftCLITests", dependencies: ["graft"]),
+        .testTarget(name: "GraftCLITests", dependencies: ["graft", "GraftCore", "GraftIO"]),
     ]
 )

@@ -19,11 +19,12 @@ struct ConvertCommand: ParsableCommand {
     @Option(help: "Output format: keras-h5, keras or dl4j.") var format: String?
     @Option(help: "Weights-only HDF5 file, when IN is a Keras JSON config.") var weights: String?
     @Flag(help: "Overwrite OUT if it exists.") var force = false
+    @Flag(help: "Refuse a model whose weights hold NaN or infinite values.") var strict = false
 
     func run() throws {
         try reportingErrors {
             let target = try parseOutputFormat(format)
-            let graph = try loadModel(input, weights: weights)
+            let graph = try loadModel(input, weights: weights, strict: strict)
             let report = try ModelFile.save(graph, to: output, format: target, source: input, force: force)
             for note in report.notes { printLine(note.description) }
             printLine("wrote \(output) (\((target ?? ModelFile.outputFormat(forPath: output)).rawValue)) and \(FreezeManifest.path(forModel: output))")

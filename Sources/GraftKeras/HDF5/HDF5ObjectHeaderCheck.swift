@@ -204,12 +204,15 @@ struct HDF5ObjectHeaderCheck {
             throw refuse("datatype size", expected: "at least 16 bytes (a variable-length type and its base)",
                          found: "\(datatypeSize) bytes")
         }
-        let elementSize = variableLength ? 4 + offsetSize + 4 : Int(uint(datatypePosition + 4, 4))
+        // libhdf5 sizes the data by the declared element size (for a variable-length type, its
+        // in-memory size) and decodes variable-length elements at their on-disk size.
+        let declaredSize = Int(uint(datatypePosition + 4, 4))
+        let elementSize = variableLength ? 4 + offsetSize + 4 : declaredSize
         let points = try dataspacePoints(dataspacePosition, dataspaceSize, refuse)
-        let (bytes, overflow) = points.multipliedReportingOverflow(by: elementSize)
+        let (bytes, overflow) = points.multipliedReportingOverflow(by: max(elementSize, declaredSize))
         guard !overflow, bytes <= end - dataPosition else {
             throw refuse("data size", expected: "at most \(end - dataPosition) bytes",
-                         found: "\(points) elements of \(elementSize) bytes")
+                         found: "\(points) elements of \(max(elementSize, declaredSize)) bytes")
         }
         if variableLength {
             let baseSize = Int(uint(datatypePosition + 8 + 4, 4))

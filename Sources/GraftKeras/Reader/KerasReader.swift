@@ -162,9 +162,11 @@ public enum KerasReader {
                                      file: path, what: "metadata.json")
         }
         guard archive.contains("model.weights.h5") else {
-            let found = archive.contains("model.weights.npz") ? "model.weights.npz" : "no weights entry"
-            throw GraftError(.unsupported, "Keras 3 archive without model.weights.h5", file: path,
-                             location: "model.weights.h5", expected: "model.weights.h5", found: found)
+            // Weights in the .npz store are there but not read; no weights at all are missing weights.
+            let npz = archive.contains("model.weights.npz")
+            throw GraftError(npz ? .unsupported : .missingWeights, "Keras 3 archive without model.weights.h5", file: path,
+                             location: "model.weights.h5", expected: "model.weights.h5",
+                             found: npz ? "model.weights.npz" : "no weights entry")
         }
         let temporary = try TemporaryFile(zipPath: path, entry: "model.weights.h5", suffix: ".weights.h5")
         let model = try KerasModelConfigParser.parseModel(config, file: path)
