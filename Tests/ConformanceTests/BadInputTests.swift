@@ -314,6 +314,15 @@ final class BadInputTests: XCTestCase {
             }
             return try readKerasConfig(Array(model.serialized().utf8), dir)
         },
+        Case(name: "keras-nested-model-depth-limit", kind: .malformed, place: "nested model") { dir in
+            // 40 levels of Sequential in Sequential: within JSON's nesting limit, past the model limit.
+            var model = try JSONValue.parse(bytes: try fixture(kerasConfig))
+            for level in 0..<40 {
+                model = .object(["class_name": .string("Sequential"),
+                                 "config": .object(["name": .string("n\(level)"), "layers": .array([model])])])
+            }
+            return try readKerasConfig(Array(model.serialized().utf8), dir)
+        },
         Case(name: "json-nesting-bomb", kind: .malformed, place: "byte", statesExpectedOrFound: false) { dir in
             let p = try write(Array(("{\"confs\": " + String(repeating: "[", count: 100_000) + String(repeating: "]", count: 100_000) + "}").utf8), dir, "deep.json")
             return try load(p)

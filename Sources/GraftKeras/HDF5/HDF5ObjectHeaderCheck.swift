@@ -156,6 +156,11 @@ struct HDF5ObjectHeaderCheck {
                 }
                 // Version 2 continuation chunks: "OCHK", messages, checksum.
                 let chunkRange = v2 ? (next + 4, next + Int(length) - 4) : (next, next + Int(length))
+                // A continuation back to a chunk already listed would loop.
+                guard !chunks.contains(where: { $0.start == chunkRange.0 }) else {
+                    throw fail("object header continuations form a loop", at: location, field: "continuation",
+                               expected: "each chunk once", found: "address \(address) again")
+                }
                 if chunkRange.1 > chunkRange.0 { chunks.append(chunkRange) }
             } else if type == Self.attributeMessage, messageFlags & 0x02 == 0 {
                 // (A shared attribute message holds a reference, not the attribute.)
