@@ -122,6 +122,20 @@ static inline unsigned long long graft_h5_object_header_address(hid_t object) {
 #endif
 }
 
+/* The file address of the object a hard link `name` in `loc` points to, read from the link
+   itself (the object's header is not loaded). 0 when not a hard link, on error, or on
+   HDF5 >= 1.12 (tokens instead of addresses). */
+static inline unsigned long long graft_h5_link_target_address(hid_t loc, const char *name) {
+#if H5_VERSION_GE(1, 12, 0)
+    (void)loc; (void)name;
+    return 0;
+#else
+    H5L_info_t info;
+    if (H5Lget_info(loc, name, &info, H5P_DEFAULT) < 0 || info.type != H5L_TYPE_HARD) return 0;
+    return info.u.address == HADDR_UNDEF ? 0 : (unsigned long long)info.u.address;
+#endif
+}
+
 static inline void graft_h5_silence_errors(void)  { H5Eset_auto2(H5E_DEFAULT, NULL, NULL); }
 
 /* ---- Writing (Keras writer) ---- */

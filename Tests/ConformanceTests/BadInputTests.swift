@@ -249,7 +249,7 @@ final class BadInputTests: XCTestCase {
             try readNd4j(Array(nd4jSmall.dropLast(3)), dir)
         },
         // DL4J models
-        Case(name: "dl4j-missing-coefficients", kind: .missingWeights, place: "coefficients.bin", needsCorpus: true, statesExpectedOrFound: false) { dir in
+        Case(name: "dl4j-missing-coefficients", kind: .missingWeights, place: "coefficients.bin", needsCorpus: true) { dir in
             try load(try rezip(try corpus(dl4jMLP), dir, "model.zip") { $0.removeAll { $0.0 == "coefficients.bin" } })
         },
         Case(name: "dl4j-malformed-configuration", kind: .malformed, place: "byte", needsCorpus: true, statesExpectedOrFound: false) { dir in
@@ -289,7 +289,7 @@ final class BadInputTests: XCTestCase {
             for k in 0..<8 { b[gcol + 16 + 8 + k] = k == 2 ? 0x80 : 0 }
             return try load(try write(b, dir, "model.h5"))
         },
-        Case(name: "h5-missing-model-config", kind: .invalidArgument, place: "model_config", statesExpectedOrFound: false) { dir in
+        Case(name: "h5-missing-model-config", kind: .invalidArgument, place: "model_config") { dir in
             let p = dir + "/weights-only.h5"
             try FileManager.default.copyItem(atPath: kerasWeights, toPath: p)
             _ = try KerasReader.read(path: p); return p
@@ -375,6 +375,15 @@ final class BadInputTests: XCTestCase {
                 try lstm.writeDataset(names[0], Tensor(zeros: [3, 24, 1]))
                 try lstm.writeDataset(names[1], Tensor(zeros: [6, 24]))
                 try lstm.writeDataset(names[2], Tensor(zeros: [24]))
+            }
+        },
+        Case(name: "h5-extra-weight-array", kind: .shapeMismatch, place: "lstm") { dir in
+            // Four arrays where the LSTM config needs three: a config/weights mismatch, not missing weights.
+            try readWithWeights(dir) { root in
+                let lstm = try root.group("lstm")
+                let names = ["lstm/lstm_cell/kernel:0", "lstm/lstm_cell/recurrent_kernel:0", "lstm/lstm_cell/bias:0", "lstm/extra:0"]
+                try lstm.setStringArrayAttribute("weight_names", names)
+                for (name, shape) in zip(names, [[3, 24], [6, 24], [24], [24]]) { try lstm.writeDataset(name, Tensor(zeros: shape)) }
             }
         },
         Case(name: "h5-layer-group-missing", kind: .missingWeights, place: "/lstm") { dir in

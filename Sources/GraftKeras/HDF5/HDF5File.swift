@@ -38,6 +38,7 @@ public final class HDF5File: @unchecked Sendable {
             throw GraftError(.io, "cannot read file", file: path)
         }
         try HDF5GlobalHeapCheck.check(contents, path: path)
+        try HDF5LocalHeapCheck.check(contents, path: path)
         self.contents = contents
         let fid = graft_h5_open_readonly(path)
         guard fid >= 0 else {
@@ -61,7 +62,11 @@ public final class HDF5File: @unchecked Sendable {
     /// Checks the attribute messages of an open object's header (`HDF5ObjectHeaderCheck`)
     /// before anything asks libhdf5 about its attributes; each header once.
     func checkHeader(of handle: HDF5Handle, at location: String) throws {
-        let address = graft_h5_object_header_address(handle.id)
+        try checkHeader(at: graft_h5_object_header_address(handle.id), location: location)
+    }
+
+    /// Checks the object header at file address `address` (0: unknown, nothing to check).
+    func checkHeader(at address: UInt64, location: String) throws {
         guard address != 0 else { return }
         lock.lock()
         let seen = !checkedHeaders.insert(address).inserted
@@ -145,6 +150,9 @@ public struct HDF5Group: HDF5Object, @unchecked Sendable {
                                      expected: "objects stored in this file", found: "an external link")
             default: throw file.error("user-defined link refused", at: objectPath, kind: .unsupported)
             }
+            // The header is checked before libhdf5 loads it: a lying chunk size there makes it
+            // allocate that size (gigabytes) before noticing the file is shorter.
+            try file.checkHeader(at: graft_h5_link_target_address(current.id, part), location: objectPath)
             let oid = H5Oopen(current.id, part, graft_h5p_default())
             guard oid >= 0 else { return nil }
             let next = HDF5Handle(oid, file: file)

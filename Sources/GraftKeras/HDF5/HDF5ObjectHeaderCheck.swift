@@ -291,10 +291,10 @@ struct HDF5ObjectHeaderCheck {
         while p + 8 + lengthSize <= end {
             let index = Int(uint(p, 2))
             let size = uint(p + 8, lengthSize)
-            if index == 0 { break }
-            sizes[index] = size
-            guard size <= UInt64(end - p) else { break }
-            p += 8 + lengthSize + Int((size + 7) / 8 * 8)
+            guard size <= UInt64(end - p), index != 0 || size >= UInt64(8 + lengthSize) else { break }
+            if index != 0 { sizes[index] = size }
+            // As libhdf5: a free-space object (index 0) is stepped over by its size, header included.
+            p += index == 0 ? Int(size) : 8 + lengthSize + Int((size + 7) / 8 * 8)
         }
         return sizes
     }

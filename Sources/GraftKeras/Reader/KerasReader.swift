@@ -100,7 +100,8 @@ public enum KerasReader {
             let root = try file.root()
             guard let configText = try root.stringAttribute("model_config") else {
                 throw GraftError(.invalidArgument, "HDF5 file without model_config: a weights-only file needs its JSON config",
-                                 file: path, field: "model_config")
+                                 file: path, field: "model_config", expected: "a full model (model_config attribute)",
+                                 found: "a weights-only file (give its JSON config as MODEL and this file as --weights)")
             }
             let config = try parseJSON(configText, file: path, what: "model_config")
             let model = try KerasModelConfigParser.parseModel(config, file: path)
