@@ -48,7 +48,8 @@ public enum DL4JReader {
                 (flat, coefficients) = try streamCoefficients(zip)
             } else if !zip.contains("noParams.marker") {
                 throw GraftError(.missingWeights, "the zip has neither coefficients.bin nor noParams.marker", file: path,
-                                 location: "coefficients.bin")
+                                 location: "coefficients.bin", expected: "coefficients.bin (or noParams.marker)",
+                                 found: "entries " + zip.entryNames.joined(separator: ", "))
             }
             var attachments: [String: [UInt8]] = [:]
             for entry in zip.entryNames where entry != "configuration.json" && entry != "coefficients.bin" && !entry.hasSuffix("/") {

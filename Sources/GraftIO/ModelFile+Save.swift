@@ -55,9 +55,10 @@ extension ModelFile {
         try checkTarget(path, for: graph, source: source, force: force)
         let url = URL(fileURLWithPath: path)
         let directory = url.deletingLastPathComponent()
-        let tag = "\(UInt32.random(in: 0...UInt32.max))"
+        removeStaleTemporaries(of: path)
+        let tag = "\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         let ext = url.pathExtension.isEmpty ? "" : ".\(url.pathExtension)"
-        let tempModel = directory.appendingPathComponent(".\(url.lastPathComponent).\(tag).graft-tmp\(ext)").path
+        let tempModel = directory.appendingPathComponent(temporaryPrefix(of: path) + "\(tag).graft-tmp\(ext)").path
         let tempManifest = FreezeManifest.path(forModel: tempModel)
         let manifestPath = FreezeManifest.path(forModel: path)
         var placed: [String] = []
@@ -105,6 +106,32 @@ extension ModelFile {
               let da = (ia[.systemNumber] as? NSNumber)?.uint64Value, let db = (ib[.systemNumber] as? NSNumber)?.uint64Value
         else { return false }
         return na == nb && da == db
+    }
+
+    /// A model being written to `path` goes first to a hidden file beside it,
+    /// `.NAME.PID-RANDOM.graft-tmp[.EXT]` (its manifest: that + `.graft.json`; a writer's own
+    /// temporary: `.` + that + `.RANDOM.graft.tmp`), renamed into place once complete. A process
+    /// killed mid-write leaves only such hidden files, never a partial NAME.
+    static func temporaryPrefix(of path: String) -> String {
+        ".\(URL(fileURLWithPath: path).lastPathComponent)."
+    }
+
+    /// Removes the temporaries a killed earlier write to `path` left beside it: those whose
+    /// writing process (the PID in the name) no longer runs. Best effort.
+    static func removeStaleTemporaries(of path: String) {
+        let directory = URL(fileURLWithPath: path).deletingLastPathComponent()
+        let prefix = temporaryPrefix(of: path)
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory.path) else { return }
+        for name in names where name.contains(".graft-tmp") {
+            let rest: Substring
+            if name.hasPrefix(prefix) { rest = name.dropFirst(prefix.count) }
+            else if name.hasPrefix("." + prefix) { rest = name.dropFirst(prefix.count + 1) }
+            else { continue }
+            guard let dash = rest.firstIndex(of: "-"), let pid = Int32(rest[..<dash]), pid > 0 else { continue }
+            if kill(pid, 0) != 0 && errno == ESRCH {
+                try? FileManager.default.removeItem(at: directory.appendingPathComponent(name))
+            }
+        }
     }
 
     /// Moves `temp` onto `path`, replacing any file there.

@@ -12,7 +12,10 @@ struct ModelOptions: ParsableArguments {
     @Option(name: .long, help: "Weights-only HDF5 file, when MODEL is a Keras JSON config.")
     var weights: String?
 
-    func load() throws -> Graph { try loadModel(model, weights: weights) }
+    @Flag(name: .long, help: "Refuse a model whose weights hold NaN or infinite values.")
+    var strict = false
+
+    func load() throws -> Graph { try loadModel(model, weights: weights, strict: strict) }
 }
 
 /// Tolerances for numeric comparisons: an element passes when |a − e| ≤ atol + rtol·|e|.
@@ -53,8 +56,10 @@ func reportingErrors(_ body: () throws -> Void) throws {
 }
 
 /// Loads a model, warning on stderr when a freeze manifest beside it was ignored.
-func loadModel(_ path: String, weights: String?) throws -> Graph {
+/// With `strict`, a model whose weights hold NaN or infinite values is refused.
+func loadModel(_ path: String, weights: String?, strict: Bool = false) throws -> Graph {
     let graph = try ModelFile.load(path: path, weights: weights)
+    if strict { try graph.checkFiniteParameters() }
     if let warning = graph.source.extras["manifestWarning"]?.stringValue {
         FileHandle.standardError.write(Data("graft: warning: \(warning)\n".utf8))
     }

@@ -23,11 +23,12 @@ struct ConvertCommand: ParsableCommand {
     @Flag(help: "Overwrite OUT if it exists.") var force = false
     @Flag(help: "Deflate the weight entries of a DL4J zip (stored by default: float weights barely compress).")
     var compress = false
+    @Flag(help: "Refuse a model whose weights hold NaN or infinite values.") var strict = false
 
     func run() throws {
         try reportingErrors {
             let target = try parseOutputFormat(format)
-            let graph = try loadModel(input, weights: weights)
+            let graph = try loadModel(input, weights: weights, strict: strict)
             let report: ConversionReport
             do {
                 report = try ModelFile.save(graph, to: output, format: target, source: input, force: force, compress: compress)

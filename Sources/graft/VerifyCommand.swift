@@ -21,14 +21,15 @@ struct VerifyCommand: ParsableCommand {
     @Option(name: .customLong("weights-a"), help: "Weights file when A is a Keras JSON config.") var weightsA: String?
     @Option(name: .customLong("weights-b"), help: "Weights file when B is a Keras JSON config.") var weightsB: String?
     @Option(help: "Seed for random inputs.") var seed: UInt64 = 42
+    @Flag(help: "Refuse a model whose weights hold NaN or infinite values.") var strict = false
     @OptionGroup var tolerance: ToleranceOptions
     @OptionGroup var threadOptions: ThreadOptions
 
     func run() throws {
         try reportingErrors {
             threadOptions.apply()
-            let first = try loadModel(a, weights: weightsA)
-            let second = try loadModel(b, weights: weightsB)
+            let first = try loadModel(a, weights: weightsA, strict: strict)
+            let second = try loadModel(b, weights: weightsB, strict: strict)
             // Map layouts between formats (DL4J [b, f, t] vs Keras [b, t, f], channels first vs last).
             let mapping = try LayoutMapping(from: first, to: second)
             let inputs = input.isEmpty ? try RandomInputs.make(for: first, sizesFrom: second, mapping: mapping, seed: seed)

@@ -136,6 +136,35 @@ final class BadInputTests: XCTestCase {
         return path
     }
 
+    /// Positions in mlp.h5 of a root attribute's message body, datatype and data (an object
+    /// header v1 attribute message: version, reserved, name/datatype/dataspace sizes u16, then
+    /// name, datatype and dataspace each padded to 8 bytes, then the data).
+    static func attributeMessage(_ b: [UInt8], _ attribute: String) throws -> (body: Int, datatype: Int, data: Int) {
+        let name = Array((attribute + "\u{0}").utf8)
+        guard let at = (0..<(b.count - name.count)).first(where: { Array(b[$0..<$0 + name.count]) == name }) else {
+            throw GraftError(.invalidArgument, "fixture has no \(attribute) attribute")
+        }
+        let body = at - 8
+        let pad = { (n: Int) in (n + 7) / 8 * 8 }
+        let sizes = (1...3).map { Int(b[body + 2 * $0]) | Int(b[body + 2 * $0 + 1]) << 8 }
+        return (body, at + pad(sizes[0]), at + pad(sizes[0]) + pad(sizes[1]) + pad(sizes[2]))
+    }
+
+    /// A weights-only file for the lstm_timeseries config whose `lstm` entry `makeLSTM` writes.
+    static func readWithWeights(_ dir: String, _ makeLSTM: (HDF5WritableGroup) throws -> Void) throws -> String {
+        let weights = dir + "/weights.h5"
+        let file = try HDF5WritableFile(creating: weights)
+        do {  // every object closed before the file
+            let root = try file.root()
+            try root.setStringArrayAttribute("layer_names", ["lstm", "per_step_softmax"])
+            try makeLSTM(root)
+        }
+        try file.close()
+        let config = try write(try fixture(kerasConfig), dir, "config.json")
+        _ = try KerasReader.read(configPath: config, weightsPath: weights)
+        return weights
+    }
+
     static var cases: [Case] { [
         // .npy / .npz
         Case(name: "npy-wrong-magic", kind: .malformed, place: "magic") { dir in
@@ -220,7 +249,7 @@ final class BadInputTests: XCTestCase {
             try readNd4j(Array(nd4jSmall.dropLast(3)), dir)
         },
         // DL4J models
-        Case(name: "dl4j-missing-coefficients", kind: .missingWeights, place: "coefficients.bin", needsCorpus: true, statesExpectedOrFound: false) { dir in
+        Case(name: "dl4j-missing-coefficients", kind: .missingWeights, place: "coefficients.bin", needsCorpus: true) { dir in
             try load(try rezip(try corpus(dl4jMLP), dir, "model.zip") { $0.removeAll { $0.0 == "coefficients.bin" } })
         },
         Case(name: "dl4j-malformed-configuration", kind: .malformed, place: "byte", needsCorpus: true, statesExpectedOrFound: false) { dir in
@@ -260,7 +289,7 @@ final class BadInputTests: XCTestCase {
             for k in 0..<8 { b[gcol + 16 + 8 + k] = k == 2 ? 0x80 : 0 }
             return try load(try write(b, dir, "model.h5"))
         },
-        Case(name: "h5-missing-model-config", kind: .invalidArgument, place: "model_config", statesExpectedOrFound: false) { dir in
+        Case(name: "h5-missing-model-config", kind: .invalidArgument, place: "model_config") { dir in
             let p = dir + "/weights-only.h5"
             try FileManager.default.copyItem(atPath: kerasWeights, toPath: p)
             _ = try KerasReader.read(path: p); return p
@@ -285,12 +314,21 @@ final class BadInputTests: XCTestCase {
             }
             return try readKerasConfig(Array(model.serialized().utf8), dir)
         },
+        Case(name: "keras-nested-model-depth-limit", kind: .malformed, place: "nested model") { dir in
+            // 40 levels of Sequential in Sequential: within JSON's nesting limit, past the model limit.
+            var model = try JSONValue.parse(bytes: try fixture(kerasConfig))
+            for level in 0..<40 {
+                model = .object(["class_name": .string("Sequential"),
+                                 "config": .object(["name": .string("n\(level)"), "layers": .array([model])])])
+            }
+            return try readKerasConfig(Array(model.serialized().utf8), dir)
+        },
         Case(name: "json-nesting-bomb", kind: .malformed, place: "byte", statesExpectedOrFound: false) { dir in
             let p = try write(Array(("{\"confs\": " + String(repeating: "[", count: 100_000) + String(repeating: "]", count: 100_000) + "}").utf8), dir, "deep.json")
             return try load(p)
         },
         // Keras 3 archives
-        Case(name: "keras3-missing-weights", kind: .unsupported, place: "model.weights.h5") { dir in
+        Case(name: "keras3-missing-weights", kind: .missingWeights, place: "model.weights.h5") { dir in
             let p = try rezip(try fixture("mlp_keras3.keras"), dir, "model.keras") { $0.removeAll { $0.0 == "model.weights.h5" } }
             _ = try KerasReader.read(path: p); return p
         },
@@ -298,6 +336,70 @@ final class BadInputTests: XCTestCase {
             try load(try rezip(try fixture("mlp_keras3.keras"), dir, "model.keras") { e in
                 if let i = e.firstIndex(where: { $0.0 == "config.json" }) { e[i].1 = Array(e[i].1.prefix(100)) }
             })
+        },
+        Case(name: "h5-attribute-sizes-past-message", kind: .malformed, place: "attribute message") { dir in
+            var b = try fixture("mlp.h5")
+            // The dataspace size of training_config: its data would start past the message.
+            b[try attributeMessage(b, "training_config").body + 6] = 0xFC
+            return try load(try write(b, dir, "model.h5"))
+        },
+        Case(name: "h5-variable-length-string-lying-length", kind: .malformed, place: "variable-length element 0") { dir in
+            var b = try fixture("mlp.h5")
+            // The sequence length of training_config's string (its global heap object is a few hundred bytes).
+            let data = try attributeMessage(b, "training_config").data
+            for (k, v) in [0, 0, 0, 0x40].enumerated() { b[data + k] = UInt8(v) }
+            return try load(try write(b, dir, "model.h5"))
+        },
+        Case(name: "h5-layer-is-a-dataset", kind: .malformed, place: "/lstm") { dir in
+            try readWithWeights(dir) { try $0.writeDataset("lstm", Tensor(shape: [2], floats: [1, 2])) }
+        },
+        Case(name: "h5-model-config-not-a-string", kind: .malformed, place: "model_config") { dir in
+            var b = try fixture("mlp.h5")
+            // The datatype class of model_config: variable-length string (9) → floating point (1).
+            let datatype = try attributeMessage(b, "model_config").datatype
+            b[datatype] = b[datatype] & 0xF0 | 1
+            return try load(try write(b, dir, "model.h5"))
+        },
+        Case(name: "h5-weight-is-a-group", kind: .malformed, place: "kernel:0") { dir in
+            try readWithWeights(dir) { root in
+                let lstm = try root.group("lstm")
+                try lstm.setStringArrayAttribute("weight_names", ["lstm/lstm_cell/kernel:0"])
+                _ = try lstm.group("lstm/lstm_cell/kernel:0")
+            }
+        },
+        Case(name: "h5-weight-wrong-rank", kind: .shapeMismatch, place: "lstm") { dir in
+            try readWithWeights(dir) { root in
+                let lstm = try root.group("lstm")
+                let names = ["lstm/lstm_cell/kernel:0", "lstm/lstm_cell/recurrent_kernel:0", "lstm/lstm_cell/bias:0"]
+                try lstm.setStringArrayAttribute("weight_names", names)
+                try lstm.writeDataset(names[0], Tensor(zeros: [3, 24, 1]))
+                try lstm.writeDataset(names[1], Tensor(zeros: [6, 24]))
+                try lstm.writeDataset(names[2], Tensor(zeros: [24]))
+            }
+        },
+        Case(name: "h5-extra-weight-array", kind: .shapeMismatch, place: "lstm") { dir in
+            // Four arrays where the LSTM config needs three: a config/weights mismatch, not missing weights.
+            try readWithWeights(dir) { root in
+                let lstm = try root.group("lstm")
+                let names = ["lstm/lstm_cell/kernel:0", "lstm/lstm_cell/recurrent_kernel:0", "lstm/lstm_cell/bias:0", "lstm/extra:0"]
+                try lstm.setStringArrayAttribute("weight_names", names)
+                for (name, shape) in zip(names, [[3, 24], [6, 24], [24], [24]]) { try lstm.writeDataset(name, Tensor(zeros: shape)) }
+            }
+        },
+        Case(name: "h5-layer-group-missing", kind: .missingWeights, place: "/lstm") { dir in
+            try readWithWeights(dir) { _ in }
+        },
+        Case(name: "strict-nan-weights", kind: .malformed, place: "layer 'hidden'") { dir in
+            var graph = try ModelFile.load(path: fixtures.appendingPathComponent("mlp.h5").path)
+            guard let i = graph.nodes.firstIndex(where: { $0.name == "hidden" }), var kernel = graph.nodes[i].parameters["kernel"]
+            else { throw GraftError(.invalidArgument, "mlp.h5 has no hidden kernel") }
+            kernel.withUnsafeMutableBytes { $0.bindMemory(to: Float.self)[5] = .nan }
+            graph.nodes[i].parameters["kernel"] = kernel
+            let p = dir + "/nan.h5"
+            try ModelFile.save(graph, to: p)
+            let loaded = try ModelFile.load(path: p)  // valid without --strict
+            try loaded.checkFiniteParameters()
+            return p
         },
     ] }
 }

@@ -21,7 +21,11 @@ extension HDF5Object {
         graft_h5_silence_errors()
         let location = "\(path) attribute '\(name)'"
         let aid = H5Aopen(handle.id, name, graft_h5p_default())
-        guard aid >= 0 else { throw file.error("cannot open attribute", at: location, kind: .missingWeights) }
+        // Callers ask only for attributes that exist (`hasAttribute`): one that cannot be opened is broken.
+        guard aid >= 0 else {
+            throw file.error("cannot open attribute", at: location, expected: "an attribute libhdf5 can decode",
+                             found: "one it refuses")
+        }
         defer { H5Aclose(aid) }
         let type = H5Aget_type(aid)
         guard type >= 0 else { throw file.error("cannot read attribute type", at: location) }

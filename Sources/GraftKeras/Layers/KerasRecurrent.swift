@@ -141,9 +141,11 @@ public enum KerasRecurrentFamily: KerasLayerFamily {
     static func combinedWeights(_ layer: KerasLayerContext, useBias: Bool) throws -> (Tensor, Tensor, Tensor?) {
         let expected = useBias ? 3 : 2
         guard layer.weights.count == expected else {
-            throw layer.error(.missingWeights, "unexpected number of weight arrays",
+            // Fewer arrays than the config needs are missing weights; more are a config/weights mismatch.
+            let names = layer.weights.map(\.name).joined(separator: ", ")
+            throw layer.error(layer.weights.count < expected ? .missingWeights : .shapeMismatch, "unexpected number of weight arrays",
                               expected: "\(expected) (kernel, recurrent kernel\(useBias ? ", bias" : ""))",
-                              found: "\(layer.weights.count): \(layer.weights.map(\.name).joined(separator: ", "))")
+                              found: "\(layer.weights.count)" + (names.isEmpty ? "" : ": " + names))
         }
         let kernel = named(layer, "kernel") ?? layer.weights[0].tensor
         let recurrent = named(layer, "recurrent_kernel") ?? layer.weights[1].tensor

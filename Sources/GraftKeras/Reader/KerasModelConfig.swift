@@ -59,7 +59,11 @@ enum KerasModelConfigParser {
 
     /// Parses `{"class_name": ..., "config": ...}` of a whole model.
     static func parseModel(_ json: JSONValue, file: String?, depth: Int = 0) throws -> KerasModelSpec {
-        guard depth < 32 else { throw error("models nested too deeply", file: file, expected: "at most 32 levels") }
+        guard depth < 32 else {
+            let name = json["config"]?["name"]?.stringValue ?? "?"
+            throw error("models nested too deeply", file: file, location: "nested model '\(name)'", field: "layers",
+                        expected: "at most 32 levels of nested models", found: "more than \(depth)")
+        }
         guard let className = json["class_name"]?.stringValue else {
             throw error("model config without class_name", file: file, field: "class_name")
         }

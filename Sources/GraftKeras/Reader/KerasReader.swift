@@ -100,7 +100,8 @@ public enum KerasReader {
             let root = try file.root()
             guard let configText = try root.stringAttribute("model_config") else {
                 throw GraftError(.invalidArgument, "HDF5 file without model_config: a weights-only file needs its JSON config",
-                                 file: path, field: "model_config")
+                                 file: path, field: "model_config", expected: "a full model (model_config attribute)",
+                                 found: "a weights-only file (give its JSON config as MODEL and this file as --weights)")
             }
             let config = try parseJSON(configText, file: path, what: "model_config")
             let model = try KerasModelConfigParser.parseModel(config, file: path)
@@ -162,9 +163,11 @@ public enum KerasReader {
                                      file: path, what: "metadata.json")
         }
         guard archive.contains("model.weights.h5") else {
-            let found = archive.contains("model.weights.npz") ? "model.weights.npz" : "no weights entry"
-            throw GraftError(.unsupported, "Keras 3 archive without model.weights.h5", file: path,
-                             location: "model.weights.h5", expected: "model.weights.h5", found: found)
+            // Weights in the .npz store are there but not read; no weights at all are missing weights.
+            let npz = archive.contains("model.weights.npz")
+            throw GraftError(npz ? .unsupported : .missingWeights, "Keras 3 archive without model.weights.h5", file: path,
+                             location: "model.weights.h5", expected: "model.weights.h5",
+                             found: npz ? "model.weights.npz" : "no weights entry")
         }
         let temporary = try TemporaryFile(zipPath: path, entry: "model.weights.h5", suffix: ".weights.h5")
         let model = try KerasModelConfigParser.parseModel(config, file: path)

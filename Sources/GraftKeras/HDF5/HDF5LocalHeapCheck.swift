@@ -1,0 +1,64 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+import GraftCore
+
+/// A structural check of the file's local heaps (group link names) before libhdf5 reads them.
+///
+/// A local heap is `"HEAP"`, version 0, 3 reserved bytes, then (8-byte lengths and addresses, as
+/// Keras files use) the data segment size, the offset of the first free block in the segment
+/// (1 or all ones: none) and the segment's address. Each free block starts with the offset of the
+/// next free block and its own size. libhdf5 1.10 follows that list without noticing a loop
+/// (it allocates a node per step: endless, growing memory) and decodes a block that starts
+/// within 16 bytes of the segment's end past it. This refuses both. (A data block that happens
+/// to contain "HEAP" is only treated as a heap when its fields are plausible.)
+enum HDF5LocalHeapCheck {
+    static func check(_ data: Data, path: String) throws {
+        try data.withUnsafeBytes { (raw: UnsafeRawBufferPointer) in
+            guard let base = raw.baseAddress, raw.count >= 32 else { return }
+            var searchFrom = 0
+            while searchFrom < raw.count - 32,
+                  let hit = memchr(base + searchFrom, Int32(UInt8(ascii: "H")), raw.count - 32 - searchFrom) {
+                let start = base.distance(to: hit)
+                searchFrom = start + 1
+                if raw[start + 1] == UInt8(ascii: "E"), raw[start + 2] == UInt8(ascii: "A"), raw[start + 3] == UInt8(ascii: "P"),
+                   raw[start + 4] == 0 {
+                    try checkHeap(raw, at: start, path: path)
+                }
+            }
+        }
+    }
+
+    static func u64(_ raw: UnsafeRawBufferPointer, _ at: Int) -> UInt64 {
+        var v: UInt64 = 0
+        for k in (0..<8).reversed() { v = v << 8 | UInt64(raw[at + k]) }
+        return v
+    }
+
+    static func checkHeap(_ raw: UnsafeRawBufferPointer, at start: Int, path: String) throws {
+        let size = u64(raw, start + 8), head = u64(raw, start + 16), address = u64(raw, start + 24)
+        // Not a plausible heap (or a segment outside the file, which libhdf5 refuses itself).
+        guard size <= UInt64(raw.count), address <= UInt64(raw.count) - size else { return }
+        let segment = Int(address), segmentSize = Int(size)
+        let location = "local heap at offset \(start)"
+        var next = head
+        var steps = 0
+        while next != 1 && next != UInt64.max {
+            // libhdf5 refuses an offset past the segment itself; one too close to its end it decodes past it.
+            guard next < size else { return }
+            guard next + 16 <= size else {
+                throw GraftError(.malformed, "local heap free block reaches past its data segment", file: path,
+                                 location: location, field: "free block offset",
+                                 expected: "at most \(segmentSize - 16)", found: "\(next)")
+            }
+            steps += 1
+            // Free blocks are at least 16 bytes and do not overlap: more than size / 16 of them is a loop.
+            guard steps <= segmentSize / 16 else {
+                throw GraftError(.malformed, "local heap free list loops", file: path, location: location,
+                                 field: "free block offset", expected: "a list that ends", found: "offset \(next) again")
+            }
+            next = u64(raw, segment + Int(next))
+        }
+    }
+}
