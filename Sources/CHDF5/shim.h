@@ -108,6 +108,20 @@ static inline hid_t graft_h5_open_readonly(const char *path) {
 }
 
 /* Silence HDF5's automatic error stack printing; Graft reports errors itself. */
+/* The file address of an open object's header, for Graft's own structural checks of the
+   header before libhdf5 decodes its messages. 0 (never a header's address) when unknown:
+   on error, or on HDF5 >= 1.12, whose object info carries an opaque token instead. */
+static inline unsigned long long graft_h5_object_header_address(hid_t object) {
+#if H5_VERSION_GE(1, 12, 0)
+    (void)object;
+    return 0;
+#else
+    H5O_info_t info;
+    if (H5Oget_info2(object, &info, H5O_INFO_BASIC) < 0 || info.addr == HADDR_UNDEF) return 0;
+    return (unsigned long long)info.addr;
+#endif
+}
+
 static inline void graft_h5_silence_errors(void)  { H5Eset_auto2(H5E_DEFAULT, NULL, NULL); }
 
 /* ---- Writing (Keras writer) ---- */

@@ -1,4 +1,5 @@
 import CHDF5
+import Foundation
 import GraftCore
 
 #if canImport(Glibc)
@@ -14,6 +15,11 @@ import Darwin
 public final class HDF5File: @unchecked Sendable {
     public let path: String
     let id: hid_t
+    /// The file's bytes (mapped), for Graft's structural checks before libhdf5 decodes a part.
+    let contents: Data
+    /// Object headers already checked by `checkHeader` (by file address).
+    private var checkedHeaders: Set<UInt64> = []
+    private let lock = NSLock()
 
     public init(path: String) throws {
         graft_h5_silence_errors()
@@ -28,7 +34,11 @@ public final class HDF5File: @unchecked Sendable {
         guard H5Fis_hdf5(path) > 0 else {
             throw GraftError(.malformed, "not an HDF5 file", file: path, expected: "HDF5 signature")
         }
-        try HDF5GlobalHeapCheck.check(path: path)
+        guard let contents = try? Data(contentsOf: URL(fileURLWithPath: path), options: .alwaysMapped) else {
+            throw GraftError(.io, "cannot read file", file: path)
+        }
+        try HDF5GlobalHeapCheck.check(contents, path: path)
+        self.contents = contents
         let fid = graft_h5_open_readonly(path)
         guard fid >= 0 else {
             throw GraftError(.io, "HDF5 could not open the file", file: path)
@@ -43,7 +53,31 @@ public final class HDF5File: @unchecked Sendable {
         graft_h5_silence_errors()
         let gid = H5Gopen2(id, "/", graft_h5p_default())
         guard gid >= 0 else { throw error("cannot open the root group", at: "/") }
-        return HDF5Group(handle: HDF5Handle(gid, file: self), path: "/")
+        let handle = HDF5Handle(gid, file: self)
+        try checkHeader(of: handle, at: "/")
+        return HDF5Group(handle: handle, path: "/")
+    }
+
+    /// Checks the attribute messages of an open object's header (`HDF5ObjectHeaderCheck`)
+    /// before anything asks libhdf5 about its attributes; each header once.
+    func checkHeader(of handle: HDF5Handle, at location: String) throws {
+        let address = graft_h5_object_header_address(handle.id)
+        guard address != 0 else { return }
+        lock.lock()
+        let seen = !checkedHeaders.insert(address).inserted
+        lock.unlock()
+        if seen { return }
+        do {
+            try contents.withUnsafeBytes { raw in
+                guard let check = HDF5ObjectHeaderCheck(raw: raw, path: path) else { return }
+                try check.check(headerAt: address, location: location)
+            }
+        } catch {
+            lock.lock()
+            checkedHeaders.remove(address)
+            lock.unlock()
+            throw error
+        }
     }
 
     func error(_ message: String, at location: String, kind: GraftError.Kind = .malformed,
@@ -142,7 +176,9 @@ public struct HDF5Group: HDF5Object, @unchecked Sendable {
         // Every component was checked by `kind(of:)`: no external links on the way.
         let oid = H5Oopen(handle.id, relative, graft_h5p_default())
         guard oid >= 0 else { throw file.error("cannot open", at: childPath(relative), kind: .io) }
-        return HDF5Handle(oid, file: file)
+        let opened = HDF5Handle(oid, file: file)
+        try file.checkHeader(of: opened, at: childPath(relative))
+        return opened
     }
 
     public func contains(_ relative: String) -> Bool {

@@ -19,10 +19,7 @@ enum HDF5GlobalHeapCheck {
     /// HDF5 never makes a collection smaller than 4096 bytes.
     static let minimumCollectionSize = 4096
 
-    static func check(path: String) throws {
-        guard let data = try? Data(contentsOf: URL(fileURLWithPath: path), options: .alwaysMapped) else {
-            throw GraftError(.io, "cannot read file", file: path)
-        }
+    static func check(_ data: Data, path: String) throws {
         try data.withUnsafeBytes { (raw: UnsafeRawBufferPointer) in
             guard let base = raw.baseAddress, raw.count >= 16 else { return }
             var searchFrom = 0
