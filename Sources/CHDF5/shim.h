@@ -122,6 +122,19 @@ static inline unsigned long long graft_h5_object_header_address(hid_t object) {
 #endif
 }
 
+/* The object header address a hard link points to, read from the link alone (the object is
+   not opened, so its header is not decoded); 0 when unknown (not a hard link, HDF5 >= 1.12). */
+static inline unsigned long long graft_h5_link_address(hid_t loc, const char *name) {
+#if H5_VERSION_GE(1, 12, 0)
+    (void)loc; (void)name;
+    return 0;
+#else
+    H5L_info_t info;
+    if (H5Lget_info(loc, name, &info, H5P_DEFAULT) < 0 || info.type != H5L_TYPE_HARD || info.u.address == HADDR_UNDEF) return 0;
+    return (unsigned long long)info.u.address;
+#endif
+}
+
 static inline void graft_h5_silence_errors(void)  { H5Eset_auto2(H5E_DEFAULT, NULL, NULL); }
 
 /* ---- Writing (Keras writer) ---- */

@@ -19,6 +19,11 @@ final class FuzzRegressionTests: XCTestCase {
         // group (its datatype size 0x18 → 0x26) made libhdf5 1.10 memcpy past the message
         // in H5Aexists (H5O__msg_iterate_real → H5O attribute decode): heap-buffer-overflow.
         Case(name: "cnn.h5 weight_names attribute size", fixture: "cnn.h5", patches: [(13086, 0x26)]),
+        // FuzzKerasH5: a 1 at 1172 and the "TREE" signature after it overwritten made libhdf5
+        // 1.10 allocate 4 GB + 152 bytes for an object header chunk while H5Oopen loaded it
+        // (libFuzzer out-of-memory, malloc limit 2 GB); the header is now checked before H5Oopen.
+        Case(name: "mlp.h5 object header chunk size", fixture: "mlp.h5",
+             patches: [(1172, 0x01), (1176, 0xAC), (1177, 0xAD), (1178, 0xBA), (1179, 0xBA)]),
     ]
 
     static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()

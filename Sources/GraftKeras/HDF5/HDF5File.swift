@@ -61,7 +61,13 @@ public final class HDF5File: @unchecked Sendable {
     /// Checks the attribute messages of an open object's header (`HDF5ObjectHeaderCheck`)
     /// before anything asks libhdf5 about its attributes; each header once.
     func checkHeader(of handle: HDF5Handle, at location: String) throws {
-        let address = graft_h5_object_header_address(handle.id)
+        try checkHeader(address: graft_h5_object_header_address(handle.id), at: location)
+    }
+
+    /// Checks the object header at a file address (0: unknown, nothing to check). Used before
+    /// `H5Oopen` too: libhdf5 allocates a header's chunk at the size the file gives when it
+    /// loads the header (4 GB for a lying one, found by FuzzKerasH5).
+    func checkHeader(address: UInt64, at location: String) throws {
         guard address != 0 else { return }
         lock.lock()
         let seen = !checkedHeaders.insert(address).inserted
@@ -145,6 +151,7 @@ public struct HDF5Group: HDF5Object, @unchecked Sendable {
                                      expected: "objects stored in this file", found: "an external link")
             default: throw file.error("user-defined link refused", at: objectPath, kind: .unsupported)
             }
+            try file.checkHeader(address: graft_h5_link_address(current.id, part), at: objectPath)
             let oid = H5Oopen(current.id, part, graft_h5p_default())
             guard oid >= 0 else { return nil }
             let next = HDF5Handle(oid, file: file)
