@@ -4,7 +4,7 @@ APT_PACKAGES := pkg-config libhdf5-dev libzip-dev libopenblas-dev
 SUDO         := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 GRAFT        := .build/debug/graft
 
-.PHONY: deps build test run clean venv venv-bench fixtures check-fixtures bench interop-keras test-asan mutate test-vgg16
+.PHONY: deps build test run clean venv venv-bench fixtures check-fixtures bench interop-keras test-asan mutate test-vgg16 fuzz fuzz-build fuzz-seed fuzz-report
 
 ## Install the system libraries (Debian/Ubuntu) when any is missing.
 deps:
@@ -50,6 +50,28 @@ test-asan: deps
 GRAFT_MUTANTS ?= 20
 mutate: deps
 	GRAFT_MUTANTS=$(GRAFT_MUTANTS) $(SWIFT) test --disable-swift-testing --filter MutationTests
+
+## libFuzzer harnesses for every parser (issue 7, Fuzz/README.md): a separate package in Fuzz/
+## built with -sanitize=fuzzer,address into .build-fuzz/, seeded from fixtures/ and the corpus.
+## `make fuzz FUZZ_SECONDS=60` runs each harness for that long and prints executions, crashes,
+## timeouts and sanitizer reports per harness; it fails when any harness found something.
+## FUZZ_HARNESSES picks some; `make fuzz-report` totals every run so far.
+FUZZ_SECONDS   ?= 60
+FUZZ_WORK      := .build-fuzz
+FUZZ_BIN       := $(FUZZ_WORK)/release
+FUZZ_CORPUS    ?= ../shared/corpus
+FUZZ_HARNESSES ?= FuzzNPY FuzzNPZ FuzzJSON FuzzZip FuzzNd4j FuzzDL4JConfig FuzzDL4JZip FuzzKerasH5 FuzzKerasJSON FuzzKeras3 FuzzRecipe FuzzManifest
+fuzz-build: deps
+	$(SWIFT) build --package-path Fuzz --scratch-path $(FUZZ_WORK) -c release -Xswiftc -sanitize=fuzzer,address
+
+fuzz-seed:
+	Fuzz/seed.sh $(FUZZ_WORK)/corpus $(FUZZ_CORPUS)
+
+fuzz: fuzz-build fuzz-seed
+	Fuzz/run.sh $(FUZZ_BIN) $(FUZZ_WORK) $(FUZZ_SECONDS) $(FUZZ_HARNESSES)
+
+fuzz-report:
+	Fuzz/report.sh $(FUZZ_WORK)
 
 # ---- Python side: fixtures, interop checks, benchmark (see fixtures/README.md, bench/README.md) ----
 # A venv under .build/ with numpy, h5py, TensorFlow (CPU), tf-keras (tf.keras 2.x) and Keras 3,

@@ -1,0 +1,49 @@
+import Foundation
+import GraftCore
+import GraftKeras
+import XCTest
+
+/// Inputs the libFuzzer harnesses (Fuzz/README.md) found, rebuilt here from a bundled fixture
+/// and the bytes the fuzzer changed. Each must be refused with a `GraftError`; under
+/// `make test-asan` each also must not make libhdf5 read or write out of bounds.
+final class FuzzRegressionTests: XCTestCase {
+    struct Case {
+        var name: String
+        var fixture: String
+        /// (offset, new byte) pairs applied to the fixture.
+        var patches: [(Int, UInt8)]
+    }
+
+    static let cases: [Case] = [
+        // FuzzKerasH5: one byte of the `weight_names` attribute message's header in a layer
+        // group (its datatype size 0x18 → 0x26) made libhdf5 1.10 memcpy past the message
+        // in H5Aexists (H5O__msg_iterate_real → H5O attribute decode): heap-buffer-overflow.
+        Case(name: "cnn.h5 weight_names attribute size", fixture: "cnn.h5", patches: [(13086, 0x26)]),
+        // FuzzKerasH5: a 1 at 1172 and the "TREE" signature after it overwritten made libhdf5
+        // 1.10 allocate 4 GB + 152 bytes for an object header chunk while H5Oopen loaded it
+        // (libFuzzer out-of-memory, malloc limit 2 GB); the header is now checked before H5Oopen.
+        Case(name: "mlp.h5 object header chunk size", fixture: "mlp.h5",
+             patches: [(1172, 0x01), (1176, 0xAC), (1177, 0xAD), (1178, 0xBA), (1179, 0xBA)]),
+    ]
+
+    static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("fixtures")
+
+    func testFuzzerFindingsAreRefused() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("graft-fuzz-regression-\(getpid())")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        for c in Self.cases {
+            var bytes = [UInt8](try Data(contentsOf: Self.fixtures.appendingPathComponent(c.fixture)))
+            for (offset, value) in c.patches {
+                XCTAssertNotEqual(bytes[offset], value, "\(c.name): the fixture changed; rebuild this case")
+                bytes[offset] = value
+            }
+            let path = dir.appendingPathComponent(c.fixture).path
+            try Data(bytes).write(to: URL(fileURLWithPath: path))
+            XCTAssertThrowsError(try KerasReader.read(path: path), c.name) { error in
+                XCTAssertTrue(error is GraftError, "\(c.name): \(error)")
+            }
+        }
+    }
+}
