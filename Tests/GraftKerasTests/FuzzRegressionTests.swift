@@ -46,4 +46,15 @@ final class FuzzRegressionTests: XCTestCase {
             }
         }
     }
+
+    /// FuzzKerasH5's hang (Fuzz/findings/FuzzKerasH5-hang-H5HG.h5, kept whole: too many changed
+    /// bytes to patch): a global heap collection whose object list libhdf5 1.10 walks forever in
+    /// H5Aread → H5T__conv_vlen → H5HG_read. The global-heap pre-check refuses it first.
+    func testGlobalHeapHangIsRefused() throws {
+        let path = Self.fixtures.deletingLastPathComponent().appendingPathComponent("Fuzz/findings/FuzzKerasH5-hang-H5HG.h5").path
+        XCTAssertThrowsError(try KerasReader.read(path: path)) { error in
+            XCTAssertEqual((error as? GraftError)?.kind, .malformed, "\(error)")
+            XCTAssertTrue("\(error)".contains("global heap"), "\(error)")
+        }
+    }
 }
