@@ -11,9 +11,9 @@ import Darwin
 ///
 /// A stored (uncompressed) entry is read with `pread` from the archive file at the entry's
 /// data offset, into a buffer whose address is congruent to the file offset modulo the
-/// page size (the kernel's page-cache copy runs several times faster then). Stored data
-/// read this way is not CRC-checked (as HDF5 does not checksum contiguous datasets); a
-/// deflated entry goes through libzip, which inflates and checks its CRC.
+/// page size (the kernel's page-cache copy runs several times faster then); its CRC-32 is
+/// computed on the way (zlib) and checked against the central directory's when the last
+/// byte has been read. A deflated entry goes through libzip, which inflates and checks its CRC.
 public final class ZipEntryReader {
     public let name: String
     /// The entry's uncompressed size.
@@ -24,6 +24,9 @@ public final class ZipEntryReader {
     private var file: OpaquePointer?
     private var descriptor: Int32 = -1
     private var dataOffset = 0
+    /// The central directory's CRC-32 of a stored entry, and the CRC of what was read so far.
+    private var expectedCRC: UInt32?
+    private var runningCRC: UInt = 0
     private var buffer: UnsafeMutableRawPointer?
     private var capacity = 0
 
@@ -38,6 +41,7 @@ public final class ZipEntryReader {
             if fd >= 0 {
                 descriptor = fd
                 dataOffset = offset
+                if st.valid & UInt64(ZIP_STAT_CRC) != 0 { expectedCRC = st.crc }
                 return
             }
         }
@@ -95,7 +99,23 @@ public final class ZipEntryReader {
                              expected: "\(size) bytes", found: "\(position + done) bytes")
         }
         position += count
+        if descriptor >= 0, let expectedCRC { try checkCRC(start, count: count, expected: expectedCRC) }
         return UnsafeRawBufferPointer(start: start, count: count)
+    }
+
+    /// Adds `count` bytes at `start` to the running CRC-32; at the entry's end, compares it with
+    /// the central directory's.
+    private func checkCRC(_ start: UnsafeMutableRawPointer, count: Int, expected: UInt32) throws {
+        var done = 0
+        while done < count {
+            let piece = min(count - done, 1 << 30)
+            runningCRC = crc32(runningCRC, start.advanced(by: done).assumingMemoryBound(to: UInt8.self), UInt32(piece))
+            done += piece
+        }
+        if position == size, UInt32(truncatingIfNeeded: runningCRC) != expected {
+            throw GraftError(.malformed, "zip entry fails its CRC-32 check", file: archive.path, location: name,
+                             expected: "CRC \(String(expected, radix: 16))", found: "CRC \(String(UInt32(truncatingIfNeeded: runningCRC), radix: 16))")
+        }
     }
 }
 

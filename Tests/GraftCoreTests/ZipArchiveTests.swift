@@ -52,6 +52,28 @@ final class ZipArchiveTests: XCTestCase {
         }
     }
 
+    /// A stored entry is read past libzip (straight from the file); a flipped byte in its data
+    /// is caught by its CRC-32 once the entry has been read to the end, and an intact copy reads.
+    func testStoredEntryStreamChecksItsCRC() throws {
+        let payload = (0..<10_000).map { UInt8(truncatingIfNeeded: $0 &* 31) }
+        var bytes = try ZipWriter.archive([("coefficients.bin", payload)], deflate: false)
+        let intact = try write(bytes, "intact.zip")
+        let good = try ZipEntryReader(try ZipArchive(path: intact), entry: "coefficients.bin")
+        XCTAssertTrue(good.isStored)
+        XCTAssertEqual(Array(try good.next(4_000)) + Array(try good.next(6_000)), payload)
+        // The data follows the 30-byte local header and the entry's name.
+        let dataStart = 30 + "coefficients.bin".utf8.count
+        XCTAssertEqual(Array(bytes[dataStart..<dataStart + 8]), Array(payload[0..<8]))
+        bytes[dataStart + 5_000] ^= 0xFF
+        let reader = try ZipEntryReader(try ZipArchive(path: try write(bytes, "flipped.zip")), entry: "coefficients.bin")
+        XCTAssertTrue(reader.isStored)
+        XCTAssertNoThrow(try reader.next(4_000))
+        XCTAssertThrowsError(try reader.next(6_000)) { error in
+            XCTAssertEqual((error as? GraftError)?.kind, .malformed)
+            XCTAssertTrue("\(error)".contains("CRC"), "\(error)")
+        }
+    }
+
     func testNotAZip() throws {
         let path = try write(Array("hello".utf8), "plain.txt")
         XCTAssertFalse(ZipArchive.looksLikeZip(path: path))
