@@ -121,25 +121,13 @@ public enum DL4JWriter {
         var placementOf: [ObjectIdentifier: Int] = [:]
         for (i, placement) in planner.placements.enumerated() { placementOf[ObjectIdentifier(placement.storage)] = i }
         var tensors = [Tensor?](repeating: nil, count: planner.placements.count)
-        for plannedNode in planned.nodes where !plannedNode.parameters.isEmpty {
-            guard let node = graph.node(named: plannedNode.name) else {
-                throw GraftError(.invalidGraph, "the written configuration has a layer the graph lacks", location: plannedNode.name)
-            }
-            for (key, layout) in plannedNode.parameters {
-                guard let tensor = node.parameters[key] else {
-                    throw GraftError(.shapeMismatch, "parameter missing for the written layer", location: node.name, field: key)
-                }
-                guard tensor.shape == layout.shape else {
-                    throw GraftError(.shapeMismatch, "parameter shape does not match the written layer", location: node.name,
-                                     field: key, expected: "\(layout.shape)", found: "\(tensor.shape)")
-                }
-                guard let i = placementOf[ObjectIdentifier(layout.storage)], tensors[i] == nil,
-                      planner.placements[i].count == layout.count else { return nil }
-                tensors[i] = tensor.converted(to: dtype)
-                if key == "kernel", let p = rowPermutations[node.name] {
-                    guard let folded = foldRowPermutation(planner.placements[i], p, kernelShape: tensor.shape) else { return nil }
-                    planner.placements[i] = folded
-                }
+        for (node, key, tensor, layout) in try writtenParameters(of: graph, as: planned) {
+            guard let i = placementOf[ObjectIdentifier(layout.storage)], tensors[i] == nil,
+                  planner.placements[i].count == layout.count else { return nil }
+            tensors[i] = tensor.converted(to: dtype)
+            if key == "kernel", let p = rowPermutations[node.name] {
+                guard let folded = foldRowPermutation(planner.placements[i], p, kernelShape: tensor.shape) else { return nil }
+                planner.placements[i] = folded
             }
         }
         var pieces: [DL4JCoefficientsStream.Piece] = []
@@ -148,6 +136,28 @@ public enum DL4JWriter {
             pieces.append(.init(tensor: tensor, sourceShape: placement.sourceShape, strides: placement.destinationStrides))
         }
         return pieces
+    }
+
+    /// Each parameter of the layers `written` (the written configuration read back) paired with
+    /// the graph's tensor of the same node and key, checked to exist with the same shape.
+    static func writtenParameters(of graph: Graph, as written: Graph) throws -> [(node: Node, key: String, tensor: Tensor, written: Tensor)] {
+        var pairs: [(node: Node, key: String, tensor: Tensor, written: Tensor)] = []
+        for writtenNode in written.nodes where !writtenNode.parameters.isEmpty {
+            guard let node = graph.node(named: writtenNode.name) else {
+                throw GraftError(.invalidGraph, "the written configuration has a layer the graph lacks", location: writtenNode.name)
+            }
+            for (key, layout) in writtenNode.parameters {
+                guard let tensor = node.parameters[key] else {
+                    throw GraftError(.shapeMismatch, "parameter missing for the written layer", location: node.name, field: key)
+                }
+                guard tensor.shape == layout.shape else {
+                    throw GraftError(.shapeMismatch, "parameter shape does not match the written layer", location: node.name,
+                                     field: key, expected: "\(layout.shape)", found: "\(tensor.shape)")
+                }
+                pairs.append((node, key, tensor, layout))
+            }
+        }
+        return pairs
     }
 
     /// The placement of a dense kernel whose canonical rows DL4J reads in (c, h, w) order,
@@ -177,32 +187,20 @@ public enum DL4JWriter {
         let size = dtype.size
         var bytes = [UInt8](repeating: 0, count: total * size)
         var filled = [Bool](repeating: false, count: total)
-        for probeNode in probed.nodes where !probeNode.parameters.isEmpty {
-            guard let node = graph.node(named: probeNode.name) else {
-                throw GraftError(.invalidGraph, "the written configuration has a layer the graph lacks", location: probeNode.name)
+        for (node, key, tensor, positions) in try writtenParameters(of: graph, as: probed) {
+            // Element bytes copied as they are: bit-exact, NaN payloads included.
+            let flatPositions = positions.doubles()
+            // Layers whose reading is not a pure permutation (BatchNormalization with
+            // useLogStd) give positions that are not indices.
+            guard flatPositions.allSatisfy({ $0 >= 0 && $0 < Double(total) && $0.rounded() == $0 }) else {
+                throw GraftError(.unsupported, "node '\(node.name)' (\(node.op.kindName)): the layer's stored parameters are not a plain rearrangement of its canonical ones",
+                                 location: node.name, field: key, expected: "e.g. BatchNormalization with useLogStd false")
             }
-            for (key, positions) in probeNode.parameters {
-                guard let tensor = node.parameters[key] else {
-                    throw GraftError(.shapeMismatch, "parameter missing for the written layer", location: node.name, field: key)
-                }
-                guard tensor.shape == positions.shape else {
-                    throw GraftError(.shapeMismatch, "parameter shape does not match the written layer", location: node.name,
-                                     field: key, expected: "\(positions.shape)", found: "\(tensor.shape)")
-                }
-                // Element bytes copied as they are: bit-exact, NaN payloads included.
-                let flatPositions = positions.doubles()
-                // Layers whose reading is not a pure permutation (BatchNormalization with
-                // useLogStd) give positions that are not indices.
-                guard flatPositions.allSatisfy({ $0 >= 0 && $0 < Double(total) && $0.rounded() == $0 }) else {
-                    throw GraftError(.unsupported, "node '\(node.name)' (\(node.op.kindName)): the layer's stored parameters are not a plain rearrangement of its canonical ones",
-                                     location: node.name, field: key, expected: "e.g. BatchNormalization with useLogStd false")
-                }
-                tensor.converted(to: dtype).withUnsafeBytes { src in
-                    for (i, p) in flatPositions.enumerated() {
-                        let k = Int(p)
-                        for b in 0..<size { bytes[k * size + b] = src[i * size + b] }
-                        filled[k] = true
-                    }
+            tensor.converted(to: dtype).withUnsafeBytes { src in
+                for (i, p) in flatPositions.enumerated() {
+                    let k = Int(p)
+                    for b in 0..<size { bytes[k * size + b] = src[i * size + b] }
+                    filled[k] = true
                 }
             }
         }
