@@ -42,7 +42,7 @@ clean:
 ## libhdf5 1.10 decodes attribute messages trusting their inner sizes (ASan found heap overflows in
 ## H5O attribute decoding via H5Aexists on mutated headers); Graft's HDF5ObjectHeaderCheck refuses
 ## such headers before libhdf5 decodes them (formats/errors.md), so no suppression is needed.
-ASAN_FILTER := MutationTests|BadInputTests|NPYTests|JSONValueTests|Nd4jArrayTests|DL4JConfigTests|HDF5Tests|ModelFileTests
+ASAN_FILTER := MutationTests|BadInputTests|NPYTests|JSONValueTests|Nd4jArrayTests|DL4JConfigTests|HDF5Tests|ModelFileTests|FuzzRegressionTests|ZipArchiveTests
 test-asan: deps
 	GRAFT_SKIP_RSS_CHECK=1 ASAN_OPTIONS=detect_leaks=0:allocator_may_return_null=1 \
 	  $(SWIFT) test --disable-swift-testing --sanitize=address --scratch-path .build-asan --filter '$(ASAN_FILTER)'
