@@ -38,15 +38,8 @@ public final class TensorStorage: @unchecked Sendable {
             mappedLength = byteCount
             return
         }
-        var raw: UnsafeMutableRawPointer? = nil
-        let size = max(byteCount, 1)
-        if posix_memalign(&raw, 4096, size) != 0 || raw == nil {
-            // posix_memalign only fails when memory is exhausted; fall back to the Swift allocator.
-            raw = UnsafeMutableRawPointer.allocate(byteCount: size, alignment: 64)
-        }
-        pointer = raw.unsafelyUnwrapped
+        pointer = TensorStorage.zeroedHeapBlock(byteCount, alignment: 4096)
         mappedLength = 0
-        memset(pointer, 0, size)
     }
 
     /// Allocates `byteCount` zeroed bytes from the C allocator whatever the size (never an
@@ -55,14 +48,22 @@ public final class TensorStorage: @unchecked Sendable {
     /// out again instead of the kernel mapping and faulting in fresh pages on every call.
     public init(heapByteCount byteCount: Int) {
         self.byteCount = byteCount
+        pointer = TensorStorage.zeroedHeapBlock(byteCount, alignment: 64)
+        mappedLength = 0
+    }
+
+    /// `byteCount` (at least 1) zeroed bytes from the C allocator at `alignment`, released with
+    /// `free`. posix_memalign only fails when memory is exhausted; then the Swift allocator
+    /// (malloc underneath) is tried.
+    private static func zeroedHeapBlock(_ byteCount: Int, alignment: Int) -> UnsafeMutableRawPointer {
         var raw: UnsafeMutableRawPointer? = nil
         let size = max(byteCount, 1)
-        if posix_memalign(&raw, 64, size) != 0 || raw == nil {
+        if posix_memalign(&raw, alignment, size) != 0 || raw == nil {
             raw = UnsafeMutableRawPointer.allocate(byteCount: size, alignment: 64)
         }
-        pointer = raw.unsafelyUnwrapped
-        mappedLength = 0
+        let pointer = raw.unsafelyUnwrapped
         memset(pointer, 0, size)
+        return pointer
     }
 
     deinit {

@@ -21,30 +21,16 @@ enum HDF5GlobalHeapCheck {
 
     static func check(_ data: Data, path: String) throws {
         try data.withUnsafeBytes { (raw: UnsafeRawBufferPointer) in
-            guard let base = raw.baseAddress, raw.count >= 16 else { return }
-            var searchFrom = 0
-            while searchFrom < raw.count - 16,
-                  let hit = memchr(base + searchFrom, Int32(UInt8(ascii: "G")), raw.count - 16 - searchFrom) {
-                let start = base.distance(to: hit)
-                searchFrom = start + 1
-                if raw[start + 1] == signature[1], raw[start + 2] == signature[2], raw[start + 3] == signature[3] {
-                    try checkCollection(raw, at: start, path: path)
-                }
-            }
+            try HDF5RawScan.occurrences(of: signature, in: raw, room: 16) { try checkCollection(raw, at: $0, path: path) }
         }
     }
 
     static func u16(_ raw: UnsafeRawBufferPointer, _ at: Int) -> Int { Int(raw[at]) | Int(raw[at + 1]) << 8 }
 
-    static func u64(_ raw: UnsafeRawBufferPointer, _ at: Int) -> UInt64 {
-        var v: UInt64 = 0
-        for k in (0..<8).reversed() { v = v << 8 | UInt64(raw[at + k]) }
-        return v
-    }
 
     static func checkCollection(_ raw: UnsafeRawBufferPointer, at start: Int, path: String) throws {
         guard start + 16 <= raw.count, raw[start + 4] == 1 else { return }
-        let declared = u64(raw, start + 8)
+        let declared = HDF5RawScan.u64(raw, start + 8)
         // Not a plausible collection header: leave it to libhdf5 (it is most likely data).
         guard declared >= UInt64(minimumCollectionSize), declared <= UInt64(1 << 40) else { return }
         let location = "global heap collection at offset \(start)"
@@ -57,7 +43,7 @@ enum HDF5GlobalHeapCheck {
         var offset = start + 16
         while offset + 16 <= end {
             let index = u16(raw, offset)
-            let size = u64(raw, offset + 8)
+            let size = HDF5RawScan.u64(raw, offset + 8)
             // The free-space object (index 0) counts its own header in its size.
             let room = UInt64(index == 0 ? end - offset : end - offset - 16)
             // A free-space object smaller than its own header makes libhdf5 1.10 loop forever.

@@ -16,28 +16,14 @@ import GraftCore
 enum HDF5LocalHeapCheck {
     static func check(_ data: Data, path: String) throws {
         try data.withUnsafeBytes { (raw: UnsafeRawBufferPointer) in
-            guard let base = raw.baseAddress, raw.count >= 32 else { return }
-            var searchFrom = 0
-            while searchFrom < raw.count - 32,
-                  let hit = memchr(base + searchFrom, Int32(UInt8(ascii: "H")), raw.count - 32 - searchFrom) {
-                let start = base.distance(to: hit)
-                searchFrom = start + 1
-                if raw[start + 1] == UInt8(ascii: "E"), raw[start + 2] == UInt8(ascii: "A"), raw[start + 3] == UInt8(ascii: "P"),
-                   raw[start + 4] == 0 {
-                    try checkHeap(raw, at: start, path: path)
-                }
-            }
+            // "HEAP" and version 0.
+            try HDF5RawScan.occurrences(of: Array("HEAP".utf8) + [0], in: raw, room: 32) { try checkHeap(raw, at: $0, path: path) }
         }
     }
 
-    static func u64(_ raw: UnsafeRawBufferPointer, _ at: Int) -> UInt64 {
-        var v: UInt64 = 0
-        for k in (0..<8).reversed() { v = v << 8 | UInt64(raw[at + k]) }
-        return v
-    }
 
     static func checkHeap(_ raw: UnsafeRawBufferPointer, at start: Int, path: String) throws {
-        let size = u64(raw, start + 8), head = u64(raw, start + 16), address = u64(raw, start + 24)
+        let size = HDF5RawScan.u64(raw, start + 8), head = HDF5RawScan.u64(raw, start + 16), address = HDF5RawScan.u64(raw, start + 24)
         // Not a plausible heap (or a segment outside the file, which libhdf5 refuses itself).
         guard size <= UInt64(raw.count), address <= UInt64(raw.count) - size else { return }
         let segment = Int(address), segmentSize = Int(size)
@@ -58,7 +44,7 @@ enum HDF5LocalHeapCheck {
                 throw GraftError(.malformed, "local heap free list loops", file: path, location: location,
                                  field: "free block offset", expected: "a list that ends", found: "offset \(next) again")
             }
-            next = u64(raw, segment + Int(next))
+            next = HDF5RawScan.u64(raw, segment + Int(next))
         }
     }
 }
