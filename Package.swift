@@ -30,8 +30,10 @@ let package = Package(
 
         // SHA-256's compression function in C (SHA extensions when present): hashing model files must be fast in debug builds too.
         .target(name: "CSHA256"),
+        // mremap (variadic in C) for growing a tensor's mapping in place (Tensor+Growth.swift).
+        .target(name: "CMemory"),
         .target(name: "GraftCore", dependencies: [
-            "CZip", "CSHA256",
+            "CZip", "CSHA256", "CMemory",
             .product(name: "OrderedCollections", package: "swift-collections"),
         ]),
         .target(name: "GraftKeras", dependencies: ["GraftCore", "CHDF5", "CZip"]),

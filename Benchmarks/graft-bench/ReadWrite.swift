@@ -95,38 +95,68 @@ func fullCopy(_ graph: Graph) throws -> Graph {
     return copy
 }
 
-/// `widen MODEL --layer L --by K`: `Graph.widen(layer:by:mode: .zeroFanOut)` on the loaded graph
-/// against `fullCopy` of the same graph, both timed in this process.
+/// `widen MODEL --layer L --by K`, on the loaded graph, three figures in this process:
+/// - the result's timings: `graph.widenInPlace(layer:by:mode: .zeroFanOut)`. The loaded graph
+///   holds its tensors alone, so the changed ones grow in their own bytes; each run (the
+///   warm-up included) widens the same graph by K more units (`accumulates`, `units_after`).
+/// - `copying`: `graph.widen(…)`, which returns a new graph while the loaded one is kept (every
+///   changed tensor copied into fresh memory): the cost before copy-on-write surgery. Measured
+///   first, on the unwidened graph.
+/// - `full_copy`: `fullCopy` of the graph (every parameter into fresh storage).
 func widen(_ arguments: Arguments) throws {
     let path = arguments.path(0, "MODEL")
     let layer = arguments.options["layer"] ?? "fc2"
     let units = arguments.int("by", default: 1)
     let baseline = currentRSSBytes()
-    let graph = try ModelFile.loadWithoutManifest(path: path)
+    var graph = try ModelFile.loadWithoutManifest(path: path)
     guard let before = graph.node(named: layer)?.parameters["kernel"]?.shape.last else {
         throw GraftError(.invalidArgument, "no layer with a kernel of this name", found: layer)
     }
-    var widened: Graph?
-    let widenTimings = try Timings.measure(runs: arguments.runs) {
-        widened = nil
-        widened = try graph.widen(layer: layer, by: units, mode: .zeroFanOut)
+    let weightBytes = weightTotals(graph).bytes
+    var copyingTimings: Timings
+    do {
+        var widened: Graph?
+        copyingTimings = try Timings.measure(runs: arguments.runs) {
+            widened = nil
+            widened = try graph.widen(layer: layer, by: units, mode: .zeroFanOut)
+        }
+        guard widened?.node(named: layer)?.parameters["kernel"]?.shape.last == before + units else {
+            throw GraftError(.invalidGraph, "widen did not add \(units) units to \(layer)")
+        }
     }
-    guard widened?.node(named: layer)?.parameters["kernel"]?.shape.last == before + units else {
-        throw GraftError(.invalidGraph, "widen did not add \(units) units to \(layer)")
+    var copyTimings: Timings
+    do {
+        var copied: Graph?
+        copyTimings = try Timings.measure(runs: arguments.runs) {
+            copied = nil
+            copied = try fullCopy(graph)
+        }
+        guard let copiedBytes = copied.map({ weightTotals($0).bytes }), copiedBytes == weightBytes else {
+            throw GraftError(.invalidGraph, "the full copy lost weights")
+        }
     }
-    widened = nil
-    var copied: Graph?
-    let copyTimings = try Timings.measure(runs: arguments.runs) {
-        copied = nil
-        copied = try fullCopy(graph)
+    // Nothing but `graph` holds its tensors now.
+    var report = InPlaceReport()
+    var calls = 0
+    let inPlaceTimings = try Timings.measure(runs: arguments.runs) {
+        report = try graph.widenInPlace(layer: layer, by: units, mode: .zeroFanOut)
+        calls += 1
     }
-    guard let copy = copied, weightTotals(copy).bytes == weightTotals(graph).bytes else {
-        throw GraftError(.invalidGraph, "the full copy lost weights")
+    let after = graph.node(named: layer)?.parameters["kernel"]?.shape.last ?? 0
+    guard after == before + units * calls, report.copied.isEmpty else {
+        throw GraftError(.invalidGraph, "in-place widen did not grow \(layer) by \(units) units per call without copying",
+                         found: "\(after) units, copied \(report.copied)")
     }
-    var fields = widenTimings.fields
+    var fields = inPlaceTimings.fields
     fields["layer"] = .string(layer)
     fields["by"] = JSONValue(units)
-    fields["weights_bytes"] = JSONValue(weightTotals(graph).bytes)
+    fields["in_place"] = .bool(true)
+    fields["accumulates"] = .string("each run widens the same graph by \(units) more units (warm-up included)")
+    fields["units_before"] = JSONValue(before)
+    fields["units_after"] = JSONValue(after)
+    fields["tensors_in_place"] = .array(report.inPlace.map { .string($0) })
+    fields["weights_bytes"] = JSONValue(weightBytes)
+    fields["copying"] = .object(copyingTimings.fields)
     fields["full_copy"] = .object(copyTimings.fields)
     printResult("widen", baselineRSS: baseline, fields)
 }

@@ -10,8 +10,9 @@ public final class TensorStorage: @unchecked Sendable {
     public let byteCount: Int
     public let pointer: UnsafeMutableRawPointer
     /// The mapping's length when the bytes are an anonymous memory mapping (large tensors),
-    /// 0 when they come from the C allocator.
-    private let mappedLength: Int
+    /// 0 when they come from the C allocator, -1 once the mapping has been handed to another
+    /// storage (grown in place, Tensor+Growth.swift): then nothing is released here.
+    var mappedLength: Int
 
     /// Storage at least this large is its own anonymous mapping rather than a malloc block:
     /// the kernel hands it out already zeroed (no extra pass over the bytes before a file read
@@ -66,8 +67,15 @@ public final class TensorStorage: @unchecked Sendable {
         return pointer
     }
 
+    /// Storage taking over an anonymous mapping of exactly `byteCount` bytes (Tensor+Growth.swift).
+    init(adoptingMapping pointer: UnsafeMutableRawPointer, byteCount: Int) {
+        self.byteCount = byteCount
+        self.pointer = pointer
+        mappedLength = byteCount
+    }
+
     deinit {
-        if mappedLength > 0 { munmap(pointer, mappedLength) } else { free(pointer) }
+        if mappedLength > 0 { munmap(pointer, mappedLength) } else if mappedLength == 0 { free(pointer) }
     }
 
     func copy() -> TensorStorage {
@@ -82,8 +90,8 @@ public final class TensorStorage: @unchecked Sendable {
 /// copy is written to. The bytes a reader stores are the bytes a writer gets back.
 public struct Tensor: Sendable, CustomStringConvertible {
     public private(set) var dtype: DType
-    public private(set) var shape: [Int]
-    public private(set) var storage: TensorStorage
+    public internal(set) var shape: [Int]
+    public internal(set) var storage: TensorStorage
 
     /// Number of elements (product of the shape; 1 for a scalar).
     public var count: Int { shape.reduce(1, *) }

@@ -33,24 +33,31 @@ struct ChannelMap: Equatable {
     }
 }
 
+/// The shape `remapAxis` gives a tensor of `shape` and `dtype`, or the error it throws.
+func remappedShape(_ shape: [Int], dtype: DType, axis: Int, blocks: Int, map: ChannelMap, node: String,
+                   parameter: String) throws -> [Int] {
+    guard axis >= 0, axis < shape.count, shape[axis] == blocks * map.oldCount else {
+        throw GraftError(.shapeMismatch, "parameter '\(parameter)' does not have the width the layer says", location: node,
+                         field: parameter, expected: "axis \(axis) of size \(blocks * map.oldCount)", found: "shape \(shape)")
+    }
+    guard dtype == .float32 || dtype == .float64 else {
+        throw GraftError(.unsupported, "surgery edits float32 and float64 parameters only", location: node, field: parameter,
+                         found: "\(dtype)")
+    }
+    var newShape = shape
+    newShape[axis] = blocks * map.newCount
+    return newShape
+}
+
 /// Re-lays one axis of `t`, seen as `blocks` blocks of `map.oldCount` entries, to blocks of
 /// `map.newCount`: entry i of each block copies old entry `sources[i]` (times `scales[i]` when
 /// `scaled`), or comes from `fresh` (row-major values of the result's shape; zero when nil).
 func remapAxis(_ t: Tensor, axis: Int, blocks: Int = 1, map: ChannelMap, scaled: Bool = false,
                fresh: ((Int) -> Double)? = nil, node: String, parameter: String) throws -> Tensor {
     let shape = t.shape
-    guard axis >= 0, axis < shape.count, shape[axis] == blocks * map.oldCount else {
-        throw GraftError(.shapeMismatch, "parameter '\(parameter)' does not have the width the layer says", location: node,
-                         field: parameter, expected: "axis \(axis) of size \(blocks * map.oldCount)", found: "shape \(shape)")
-    }
+    let newShape = try remappedShape(shape, dtype: t.dtype, axis: axis, blocks: blocks, map: map, node: node, parameter: parameter)
     let outer = shape[..<axis].reduce(1, *), inner = shape[(axis + 1)...].reduce(1, *)
     let oldN = map.oldCount, newN = map.newCount
-    var newShape = shape
-    newShape[axis] = blocks * newN
-    guard t.dtype == .float32 || t.dtype == .float64 else {
-        throw GraftError(.unsupported, "surgery edits float32 and float64 parameters only", location: node, field: parameter,
-                         found: "\(t.dtype)")
-    }
     // Works on the bytes: whole slices are copied with memcpy, so the cost is proportional
     // to the tensor touched and old values stay bit-identical.
     var out = Tensor(zeros: newShape, dtype: t.dtype)
@@ -127,9 +134,22 @@ struct ChannelResizer {
     var settings: ResizeSettings
     var visited: Set<String> = []
     let root: String
+    /// Parameter edits recorded for later (copy-on-write resizes, InPlaceResize.swift); nil:
+    /// every edit is applied at once as a copy.
+    var pending: [PendingRemap]? = nil
 
     init(graph: Graph, root: String, settings: ResizeSettings) {
         original = graph; self.graph = graph; self.root = root; self.settings = settings
+    }
+
+    /// Resizes `layer`'s outputs by `map` and carries the change downstream; the edited graph.
+    mutating func run(layer: String, map: ChannelMap) throws -> Graph {
+        visited.insert(layer)
+        let out = try resizeProducer(layer, map)
+        let channelsFirst: Bool
+        if case .conv(let a) = original.node(named: layer)?.op { channelsFirst = a.dataFormat == .channelsFirst } else { channelsFirst = false }
+        try propagate(from: layer, out, channelsFirst: channelsFirst)
+        return graph
     }
 
     mutating func values(_ initializer: WeightInit, _ shape: [Int]) throws -> (Int) -> Double {
@@ -193,13 +213,10 @@ struct ChannelResizer {
         }
         var newShape = kernel.shape
         newShape[newShape.count - 1] = map.newCount
-        var k = try remapAxis(kernel, axis: kernel.rank - 1, map: map, fresh: try values(settings.kernelInit, newShape),
-                              node: node.name, parameter: kName)
-        k = try addNoise(k, axis: k.rank - 1, blocks: 1, map: map)
-        node.parameters[kName] = k
+        try remap(&node, kName, axis: kernel.rank - 1, map: map, fresh: try values(settings.kernelInit, newShape))
+        try addNoise(&node, kName, axis: kernel.rank - 1, blocks: 1, map: map)
         if let bias = node.parameters[prefix + "bias"] {
-            node.parameters[prefix + "bias"] = try remapAxis(bias, axis: bias.rank - 1, map: map, fresh: nil,
-                                                              node: node.name, parameter: prefix + "bias")
+            try remap(&node, prefix + "bias", axis: bias.rank - 1, map: map, fresh: nil)
         }
     }
 
@@ -210,42 +227,35 @@ struct ChannelResizer {
         guard let kernel = node.parameters[kName], let recurrent = node.parameters[rName] else {
             throw GraftError(.missingWeights, "recurrent layer lacks '\(kName)' or '\(rName)'", location: node.name)
         }
-        var k = try remapAxis(kernel, axis: 1, blocks: g, map: map, fresh: try values(settings.kernelInit, [kernel.shape[0], g * u2]),
-                              node: node.name, parameter: kName)
-        k = try addNoise(k, axis: 1, blocks: g, map: map)
-        node.parameters[kName] = k
+        try remap(&node, kName, axis: 1, blocks: g, map: map, fresh: try values(settings.kernelInit, [kernel.shape[0], g * u2]))
+        try addNoise(&node, kName, axis: 1, blocks: g, map: map)
         // Columns first (old rows), then rows: new units' rows are fresh only into new units' columns.
-        let columns = try remapAxis(recurrent, axis: 1, blocks: g, map: map,
-                                    fresh: try values(settings.recurrentInit, [recurrent.shape[0], g * u2]),
-                                    node: node.name, parameter: rName)
+        try remap(&node, rName, axis: 1, blocks: g, map: map, fresh: try values(settings.recurrentInit, [recurrent.shape[0], g * u2]))
         let rowValues = try values(settings.recurrentInit, [u2, g * u2])
         let freshRows: (Int) -> Double = { e in map.sources[(e % (g * u2)) % u2] == nil ? rowValues(e) : 0 }
-        node.parameters[rName] = try remapAxis(columns, axis: 0, map: map, scaled: true, fresh: freshRows,
-                                               node: node.name, parameter: rName)
+        try remap(&node, rName, axis: 0, map: map, scaled: true, fresh: freshRows)
         if let bias = node.parameters[bName] {
             var biasValues = [Double](repeating: 0, count: bias.rank == 2 ? 2 * g * u2 : g * u2)
             if case .lstm = op { for i in 0..<u2 where map.sources[i] == nil { biasValues[u2 + i] = 1 } }
             let fresh: (Int) -> Double = { biasValues[$0] }
-            node.parameters[bName] = try remapAxis(bias, axis: bias.rank - 1, blocks: g, map: map, fresh: fresh,
-                                                   node: node.name, parameter: bName)
+            try remap(&node, bName, axis: bias.rank - 1, blocks: g, map: map, fresh: fresh)
         }
-        if let peep = node.parameters[prefix + "peepholes"] {
-            node.parameters[prefix + "peepholes"] = try remapAxis(peep, axis: 1, map: map,
-                                                                  fresh: try values(.uniform(low: -0.05, high: 0.05), [3, u2]),
-                                                                  node: node.name, parameter: prefix + "peepholes")
+        if node.parameters[prefix + "peepholes"] != nil {
+            try remap(&node, prefix + "peepholes", axis: 1, map: map, fresh: try values(.uniform(low: -0.05, high: 0.05), [3, u2]))
         }
     }
 
-    /// Split copies (new channels with a source) get Gaussian noise on their incoming weights.
-    mutating func addNoise(_ t: Tensor, axis: Int, blocks: Int, map: ChannelMap) throws -> Tensor {
-        guard settings.noise != 0 else { return t }
+    /// Split copies (new channels with a source) get Gaussian noise on their incoming weights
+    /// (`node.parameters[key]`; never deferred: see `Graph.resizeInPlace`).
+    mutating func addNoise(_ node: inout Node, _ key: String, axis: Int, blocks: Int, map: ChannelMap) throws {
+        guard settings.noise != 0, let t = node.parameters[key] else { return }
         var v = t.doubles()
         let shape = t.shape, n = map.newCount
         let outer = shape[..<axis].reduce(1, *), inner = shape[(axis + 1)...].reduce(1, *)
         for o in 0..<outer { for b in 0..<blocks { for i in map.oldCount..<n where map.sources[i] != nil {
             for e in 0..<inner { v[((o * blocks + b) * n + i) * inner + e] += settings.noise * settings.rng.normal() }
         } } }
-        return Tensor(shape: shape, doubles: v).converted(to: t.dtype)
+        node.parameters[key] = Tensor(shape: shape, doubles: v).converted(to: t.dtype)
     }
 
     // MARK: Downstream
@@ -281,17 +291,16 @@ struct ChannelResizer {
             if let alpha = node.parameters["alpha"], alpha.rank > 0 {
                 let axis = channelsFirst ? 0 : alpha.rank - 1
                 if alpha.shape[axis] != 1 {
-                    node.parameters["alpha"] = try remapAxis(alpha, axis: axis, map: map, fresh: { _ in 0.25 }, node: c, parameter: "alpha")
+                    try remap(&node, "alpha", axis: axis, map: map, fresh: { _ in 0.25 })
                     graph.nodes[index] = node
                 }
             }
             try propagate(from: c, map, channelsFirst: channelsFirst)
         case .batchNorm:
             for key in ["gamma", "beta", "movingMean", "movingVariance"] {
-                guard let t = node.parameters[key] else { continue }
+                guard node.parameters[key] != nil else { continue }
                 let identity: Double = (key == "gamma" || key == "movingVariance") ? 1 : 0
-                node.parameters[key] = try remapAxis(t, axis: 0, map: map, fresh: { _ in identity },
-                                                     node: c, parameter: key)
+                try remap(&node, key, axis: 0, map: map, fresh: { _ in identity })
             }
             graph.nodes[index] = node
             try propagate(from: c, map, channelsFirst: channelsFirst)
@@ -352,9 +361,7 @@ struct ChannelResizer {
             }
             var newShape = dk.shape
             newShape[dk.rank - 2] = map.newCount
-            node.parameters["depthwiseKernel"] = try remapAxis(dk, axis: dk.rank - 2, map: map,
-                                                               fresh: try values(settings.kernelInit, newShape),
-                                                               node: c, parameter: "depthwiseKernel")
+            try remap(&node, "depthwiseKernel", axis: dk.rank - 2, map: map, fresh: try values(settings.kernelInit, newShape))
             let expanded = ChannelMap(oldCount: map.oldCount * m,
                                       sources: map.sources.flatMap { s in (0..<m).map { j in s.map { $0 * m + j } } },
                                       scales: map.scales.flatMap { s in Array(repeating: s, count: m) })
@@ -362,8 +369,8 @@ struct ChannelResizer {
                 try resizeRows(&node, "pointwiseKernel", axisFromEnd: 2, expanded)
                 graph.nodes[index] = node
             } else {
-                if let bias = node.parameters["bias"] {
-                    node.parameters["bias"] = try remapAxis(bias, axis: 0, map: expanded, fresh: nil, node: c, parameter: "bias")
+                if node.parameters["bias"] != nil {
+                    try remap(&node, "bias", axis: 0, map: expanded, fresh: nil)
                 }
                 var attributes = a
                 if attributes.filters == map.oldCount * m { attributes.filters = map.newCount * m }
@@ -399,7 +406,7 @@ struct ChannelResizer {
         var newShape = kernel.shape
         if axis >= 0 && axis < newShape.count { newShape[axis] = map.newCount }
         let fresh = try settings.consumerInit.map { try values($0, newShape) }
-        node.parameters[key] = try remapAxis(kernel, axis: axis, map: map, scaled: true, fresh: fresh, node: node.name, parameter: key)
+        try remap(&node, key, axis: axis, map: map, scaled: true, fresh: fresh)
     }
 
     /// The input rows of the first weighted layer after `name` through pass-through nodes.

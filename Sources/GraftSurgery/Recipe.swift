@@ -3,14 +3,16 @@ import GraftCore
 /// An ordered list of surgery operations read from JSON:
 /// `{"ops": [{"op": "widen", "layer": "lstm_1", "by": 3, "mode": "zero-fan-out"}, …]}`.
 /// Every step's name and arguments are checked when the recipe is parsed; `apply` runs the
-/// steps in order on a copy of the graph. See `formats/recipe.md`.
+/// steps in order on a copy of the graph (`apply(to:)`) or on the graph itself
+/// (`apply(editing:)`). See `formats/recipe.md`.
 public struct Recipe: Sendable {
     public struct Step: Sendable {
         public var op: String
         public var arguments: JSONValue
         /// `ops[i] (op)`, with the source line when known: how errors name the step.
         public var label: String
-        let run: @Sendable (Graph) throws -> Graph
+        /// Edits the graph; widen edits tensors the graph holds alone in their own bytes.
+        let run: @Sendable (inout Graph) throws -> Void
     }
     public var steps: [Step]
 
@@ -46,24 +48,31 @@ public struct Recipe: Sendable {
             let args = RecipeArguments(json: entry, step: label, foreignLayers: foreignLayers)
             do {
                 try args.allowOnly(["op"] + operation.keys)
-                let run = try operation.make(args)
+                let run = try operation.makeStep(args)
                 steps.append(Step(op: name, arguments: entry, label: label, run: run))
             } catch let e as GraftError { throw e.at(label) }
         }
         return Recipe(steps: steps)
     }
 
-    /// Runs every step in order; the first failing step's error names the step.
+    /// Runs every step in order on a copy of `graph`; the first failing step's error names the step.
     public func apply(to graph: Graph) throws -> Graph {
         var g = graph
+        try apply(editing: &g)
+        return g
+    }
+
+    /// Runs every step in order on `graph` itself: tensors it holds alone (a graph just
+    /// loaded from a file) are edited in their own bytes where an operation can (widen), not
+    /// copied. When a step fails, `graph` holds the steps before it; the error names the step.
+    public func apply(editing graph: inout Graph) throws {
         for step in steps {
-            do { g = try step.run(g) } catch let e as GraftError {
+            do { try step.run(&graph) } catch let e as GraftError {
                 var e2 = e
                 e2.message = step.label + ": " + e.message
                 throw e2
             }
         }
-        return g
     }
 }
 
@@ -141,11 +150,29 @@ struct RecipeArguments {
 enum SurgeryOperations {
     struct Entry: Sendable {
         var keys: [String]
-        var make: @Sendable (RecipeArguments) throws -> @Sendable (Graph) throws -> Graph
+        /// Parsed arguments → the step, which edits the graph it is given.
+        var makeStep: @Sendable (RecipeArguments) throws -> @Sendable (inout Graph) throws -> Void
+
+        /// An operation returning a new graph.
+        init(keys: [String], _ make: @escaping @Sendable (RecipeArguments) throws -> @Sendable (Graph) throws -> Graph) {
+            self.keys = keys
+            makeStep = { a in
+                let run = try make(a)
+                return { g in g = try run(g) }
+            }
+        }
+
+        /// An operation editing the graph itself (copy-on-write).
+        static func editing(keys: [String],
+                            _ make: @escaping @Sendable (RecipeArguments) throws -> @Sendable (inout Graph) throws -> Void) -> Entry {
+            var entry = Entry(keys: keys) { _ in { $0 } }
+            entry.makeStep = make
+            return entry
+        }
     }
 
     static let table: [String: Entry] = [
-        "widen": Entry(keys: ["layer", "by", "mode", "noise", "weightInit", "seed"]) { a in
+        "widen": Entry.editing(keys: ["layer", "by", "mode", "noise", "weightInit", "seed"]) { a in
             let layer = try a.string("layer"), by = try a.int("by"), seed = try a.seed()
             let initializer = try a.weightInit("weightInit", default: .glorotUniform)
             let mode: WidenMode
@@ -154,7 +181,7 @@ enum SurgeryOperations {
             case "split": mode = .split(noise: a.json["noise"]?.doubleValue ?? 0)
             case let other: throw GraftError(.invalidArgument, "unknown widen mode", location: a.step, field: "mode", expected: "zero-fan-out, split", found: other)
             }
-            return { try $0.widen(layer: layer, by: by, mode: mode, weightInit: initializer, seed: seed) }
+            return { (g: inout Graph) in try g.widenInPlace(layer: layer, by: by, mode: mode, weightInit: initializer, seed: seed) }
         },
         "prune": Entry(keys: ["layer", "units"]) { a in
             let layer = try a.string("layer"), units = try a.ints("units")

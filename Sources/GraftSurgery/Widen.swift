@@ -40,27 +40,30 @@ func channelCount(_ node: Node) throws -> Int {
                   found: node.op.kindName)
 }
 
-/// Runs a resize of `layer` by `map` over a copy of the graph.
-func applyResize(_ graph: Graph, layer: String, map: ChannelMap, settings: ResizeSettings) throws -> Graph {
-    var resizer = ChannelResizer(graph: graph, root: layer, settings: settings)
-    resizer.visited.insert(layer)
-    let out = try resizer.resizeProducer(layer, map)
-    let channelsFirst: Bool
-    if case .conv(let a) = graph.node(named: layer)?.op { channelsFirst = a.dataFormat == .channelsFirst } else { channelsFirst = false }
-    try resizer.propagate(from: layer, out, channelsFirst: channelsFirst)
-    return resizer.graph
-}
-
 extension Graph {
     /// Adds `by` units (neurons, filters, output dims) to `layer` and carries the change
-    /// through everything downstream (see `WidenMode`). Every trained weight is kept.
+    /// through everything downstream (see `WidenMode`). Every trained weight is kept. The
+    /// result shares every tensor it does not change with this graph.
     public func widen(layer: String, by k: Int, mode: WidenMode = .zeroFanOut, weightInit: WeightInit = .glorotUniform,
                       seed: UInt64 = 42) throws -> Graph {
-        let node = try requireNode(layer, for: "widen")
+        var g = self
+        try g.widenInPlace(layer: layer, by: k, mode: mode, weightInit: weightInit, seed: seed)
+        return g
+    }
+
+    /// `widen` applied to this graph itself: the tensors it changes that this graph holds alone
+    /// (no other graph or tensor shares them, as after loading a file) grow in their own bytes
+    /// (a large tensor's mapping is grown with mremap and its rows moved, not copied); shared
+    /// ones are copied, so other graphs never change. The same bits as `widen`. When it throws,
+    /// the graph is unchanged. Returns which parameters were edited in place and which copied.
+    @discardableResult
+    public mutating func widenInPlace(layer: String, by k: Int, mode: WidenMode = .zeroFanOut,
+                                      weightInit: WeightInit = .glorotUniform, seed: UInt64 = 42) throws -> InPlaceReport {
+        // No local copy of the node: it would hold its tensors and make them look shared.
+        let n = try channelCount(try requireNode(layer, for: "widen"))
         guard k > 0, k <= maximumUnits else {
             throw invalid("widen needs a positive number of new units", node: layer, expected: "0 < by <= \(maximumUnits)", found: "\(k)")
         }
-        let n = try channelCount(node)
         var rng = SplitMix64(seed: seed)
         var map = ChannelMap(oldCount: n, sources: Array(0..<n) + Array(repeating: nil, count: k),
                              scales: Array(repeating: 1, count: n + k))
@@ -76,8 +79,8 @@ extension Graph {
         var arguments: [(String, JSONValue)] = [("layer", .string(layer)), ("by", JSONValue(k)), ("mode", .string(mode.name))]
         if case .split(let amount) = mode, amount != 0 { arguments.append(("noise", JSONValue(amount))) }
         arguments.append(("seed", JSONValue(Int(seed & 0x7FFF_FFFF_FFFF_FFFF))))
-        return try applyResize(self, layer: layer, map: map, settings: settings)
-            .recording("widen", arguments, functionPreserving: noise == 0, from: self)
+        return try resizeInPlace(layer: layer, map: map, settings: settings, operation: "widen", arguments: arguments,
+                                 functionPreserving: noise == 0)
     }
 
     /// Removes the given units (0-based) of `layer` and their rows in every consumer
@@ -95,8 +98,10 @@ extension Graph {
         }
         let kept = (0..<n).filter { !remove.contains($0) }
         let map = ChannelMap(oldCount: n, sources: kept, scales: Array(repeating: 1, count: kept.count))
-        return try applyResize(self, layer: layer, map: map, settings: ResizeSettings())
-            .recording("prune", [("layer", .string(layer)), ("units", JSONValue(ints: units.sorted()))], functionPreserving: false, from: self)
+        var g = self
+        try g.resizeInPlace(layer: layer, map: map, settings: ResizeSettings(), operation: "prune",
+                            arguments: [("layer", .string(layer)), ("units", JSONValue(ints: units.sorted()))], functionPreserving: false)
+        return g
     }
 
     /// DL4J `nOutReplace`, keeping trained weights: growing keeps every unit and initialises
@@ -113,9 +118,11 @@ extension Graph {
         let map = ChannelMap(oldCount: n, sources: sources, scales: Array(repeating: 1, count: nOut))
         let fanOut = fanOutWeightInit ?? weightInit
         let settings = ResizeSettings(kernelInit: weightInit, consumerInit: fanOut, allowOutputChange: true, rng: SplitMix64(seed: seed))
-        return try applyResize(self, layer: layer, map: map, settings: settings)
-            .recording("nOutReplace", [("layer", .string(layer)), ("nOut", JSONValue(nOut)),
-                                       ("weightInit", .string("\(weightInit)")), ("fanOutWeightInit", .string("\(fanOut)"))],
-                       functionPreserving: nOut == n, from: self)
+        var g = self
+        try g.resizeInPlace(layer: layer, map: map, settings: settings, operation: "nOutReplace",
+                            arguments: [("layer", .string(layer)), ("nOut", JSONValue(nOut)),
+                                        ("weightInit", .string("\(weightInit)")), ("fanOutWeightInit", .string("\(fanOut)"))],
+                            functionPreserving: nOut == n)
+        return g
     }
 }

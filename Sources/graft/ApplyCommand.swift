@@ -30,9 +30,12 @@ struct ApplyCommand: ParsableCommand {
         try reportingErrors {
             let target = try parseOutputFormat(format)
             let parsed = try Recipe.load(path: recipe, foreignLayers: { try ForeignLayerParser.parse(json: $0) })
-            let graph = try model.load()
-            let result = try parsed.apply(to: graph)
-            for record in result.history.dropFirst(graph.history.count) {
+            // The loaded graph is edited in place: nothing else holds its tensors, so widening
+            // grows them where they are instead of copying them.
+            var result = try model.load()
+            let historyBefore = result.history.count
+            try parsed.apply(editing: &result)
+            for record in result.history.dropFirst(historyBefore) {
                 let args = record.arguments.serialized()
                 printLine("\(record.operation) \(args): \(record.functionPreserving ? "preserves the function" : "changes the function")")
             }
