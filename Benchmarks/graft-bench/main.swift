@@ -15,7 +15,7 @@ usage: graft-bench SUBCOMMAND ... [--runs N]      (default 5 timed runs after on
   dl4j-read FILE.zip                  DL4J zip → IR graph
   convert IN OUT                      read IN, write OUT in the format of OUT's extension
   write MODEL OUT                     MODEL read once; times writing it as OUT
-  widen MODEL [--layer L] [--by K]    widen Dense layer L by K units vs a full copy of the weights
+  widen MODEL [--layer L] [--by K]    widen Dense layer L by K units in place (each run K more), vs the copying widen and a full copy of the weights
   raw-read FILE                       read(2) of the whole file into a 1 MiB buffer
   raw-write OUT --bytes N             write(2) of N bytes to a new file OUT (removed after each run)
   memcpy --bytes N                    memcpy of N bytes into a touched destination

@@ -11,7 +11,7 @@ public struct Recipe: Sendable {
         public var arguments: JSONValue
         /// `ops[i] (op)`, with the source line when known: how errors name the step.
         public var label: String
-        /// Edits the graph; widen edits tensors the graph holds alone in their own bytes.
+        /// Edits the graph; widen and nOutReplace edit tensors the graph holds alone in their own bytes.
         let run: @Sendable (inout Graph) throws -> Void
     }
     public var steps: [Step]
@@ -63,7 +63,8 @@ public struct Recipe: Sendable {
     }
 
     /// Runs every step in order on `graph` itself: tensors it holds alone (a graph just
-    /// loaded from a file) are edited in their own bytes where an operation can (widen), not
+    /// loaded from a file) are edited in their own bytes where an operation can (widen, growing
+    /// nOutReplace), not
     /// copied. When a step fails, `graph` holds the steps before it; the error names the step.
     public func apply(editing graph: inout Graph) throws {
         for step in steps {
@@ -187,11 +188,11 @@ enum SurgeryOperations {
             let layer = try a.string("layer"), units = try a.ints("units")
             return { try $0.prune(layer: layer, units: units) }
         },
-        "nOutReplace": Entry(keys: ["layer", "nOut", "weightInit", "fanOutWeightInit", "seed"]) { a in
+        "nOutReplace": Entry.editing(keys: ["layer", "nOut", "weightInit", "fanOutWeightInit", "seed"]) { a in
             let layer = try a.string("layer"), nOut = try a.int("nOut"), seed = try a.seed()
             let w = try a.weightInit("weightInit", default: .glorotUniform)
             let f = a.json["fanOutWeightInit"] == nil ? nil : try a.weightInit("fanOutWeightInit", default: w)
-            return { try $0.nOutReplace(layer: layer, nOut: nOut, weightInit: w, fanOutWeightInit: f, seed: seed) }
+            return { (g: inout Graph) in try g.nOutReplaceInPlace(layer: layer, nOut: nOut, weightInit: w, fanOutWeightInit: f, seed: seed) }
         },
         "setFeatureExtractor": Entry(keys: ["names"]) { a in
             let names = try a.strings("names")

@@ -109,8 +109,17 @@ extension Graph {
     /// keeps the first `nOut` units. May change a graph output's width.
     public func nOutReplace(layer: String, nOut: Int, weightInit: WeightInit = .glorotUniform,
                             fanOutWeightInit: WeightInit? = nil, seed: UInt64 = 42) throws -> Graph {
-        let node = try requireNode(layer, for: "nOutReplace")
-        let n = try channelCount(node)
+        var g = self
+        try g.nOutReplaceInPlace(layer: layer, nOut: nOut, weightInit: weightInit, fanOutWeightInit: fanOutWeightInit, seed: seed)
+        return g
+    }
+
+    /// `nOutReplace` applied to this graph itself, copy-on-write as `widenInPlace`: growing
+    /// edits the tensors this graph holds alone in their own bytes; shrinking copies.
+    @discardableResult
+    public mutating func nOutReplaceInPlace(layer: String, nOut: Int, weightInit: WeightInit = .glorotUniform,
+                                            fanOutWeightInit: WeightInit? = nil, seed: UInt64 = 42) throws -> InPlaceReport {
+        let n = try channelCount(try requireNode(layer, for: "nOutReplace"))
         guard nOut > 0, nOut <= maximumUnits else {
             throw invalid("nOut must be positive", node: layer, expected: "0 < nOut <= \(maximumUnits)", found: "\(nOut)")
         }
@@ -118,11 +127,9 @@ extension Graph {
         let map = ChannelMap(oldCount: n, sources: sources, scales: Array(repeating: 1, count: nOut))
         let fanOut = fanOutWeightInit ?? weightInit
         let settings = ResizeSettings(kernelInit: weightInit, consumerInit: fanOut, allowOutputChange: true, rng: SplitMix64(seed: seed))
-        var g = self
-        try g.resizeInPlace(layer: layer, map: map, settings: settings, operation: "nOutReplace",
-                            arguments: [("layer", .string(layer)), ("nOut", JSONValue(nOut)),
-                                        ("weightInit", .string("\(weightInit)")), ("fanOutWeightInit", .string("\(fanOut)"))],
-                            functionPreserving: nOut == n)
-        return g
+        return try resizeInPlace(layer: layer, map: map, settings: settings, operation: "nOutReplace",
+                                 arguments: [("layer", .string(layer)), ("nOut", JSONValue(nOut)),
+                                             ("weightInit", .string("\(weightInit)")), ("fanOutWeightInit", .string("\(fanOut)"))],
+                                 functionPreserving: nOut == n)
     }
 }
