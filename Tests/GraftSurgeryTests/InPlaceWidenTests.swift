@@ -130,4 +130,20 @@ final class InPlaceWidenTests: XCTestCase {
         XCTAssertEqual(g, kept)
         XCTAssertEqual(other.node(named: "fc1")?.parameters["kernel"]?.shape, [8, 7])
     }
+
+    /// A recipe applied to the graph itself gives what it gives on a copy, and the copy's
+    /// source stays as it was.
+    func testRecipeEditingEqualsCopy() throws {
+        let recipe = try Recipe.parse(json: """
+            {"ops": [{"op": "widen", "layer": "fc1", "by": 2}, {"op": "nOutReplace", "layer": "fc2", "nOut": 7, "seed": 3},
+                     {"op": "widen", "layer": "fc2", "by": 1, "mode": "split", "seed": 5}, {"op": "prune", "layer": "fc1", "units": [1]}]}
+            """)
+        let source = TransferLearningTests.vggHead()
+        let copied = try recipe.apply(to: source)
+        XCTAssertEqual(source, TransferLearningTests.vggHead())
+        var edited = TransferLearningTests.vggHead()
+        try recipe.apply(editing: &edited)
+        XCTAssertEqual(edited, copied)
+        XCTAssertEqual(edited.history.map(\.operation), ["widen", "nOutReplace", "widen", "prune"])
+    }
 }
