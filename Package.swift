@@ -30,11 +30,13 @@ let package = Package(
 
         // SHA-256's compression function in C (SHA extensions when present): hashing model files must be fast in debug builds too.
         .target(name: "CSHA256"),
+        // CRC-32 (PCLMULQDQ folding when present) and a SIMD 4-byte signature search: the zip and HDF5 readers' passes over every byte.
+        .target(name: "CBytes"),
         .target(name: "GraftCore", dependencies: [
-            "CZip", "CSHA256",
+            "CZip", "CSHA256", "CBytes",
             .product(name: "OrderedCollections", package: "swift-collections"),
         ]),
-        .target(name: "GraftKeras", dependencies: ["GraftCore", "CHDF5", "CZip"]),
+        .target(name: "GraftKeras", dependencies: ["GraftCore", "CHDF5", "CZip", "CBytes"]),
         .target(name: "GraftDL4J", dependencies: ["GraftCore", "CZip"]),
         .target(name: "GraftRuntime", dependencies: ["GraftCore", "COpenBLAS"]),
         .target(name: "GraftSurgery", dependencies: [
@@ -56,7 +58,7 @@ let package = Package(
             .product(name: "OrderedCollections", package: "swift-collections"),
         ], path: "Benchmarks/graft-bench"),
 
-        .testTarget(name: "GraftCoreTests", dependencies: ["GraftCore"]),
+        .testTarget(name: "GraftCoreTests", dependencies: ["GraftCore", "CBytes", "CZip"]),
         .testTarget(name: "GraftKerasTests", dependencies: ["GraftKeras", "GraftRuntime"]),
         .testTarget(name: "GraftDL4JTests", dependencies: ["GraftDL4J", "GraftRuntime"]),
         .testTarget(name: "GraftRuntimeTests", dependencies: ["GraftRuntime"]),
