@@ -1,6 +1,11 @@
 #include "cbytes.h"
 #include <string.h>
 
+static int matches(const uint8_t *p, uint32_t first, uint32_t second) {
+    uint32_t w = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+    return w == first || w == second;
+}
+
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #include <immintrin.h>
 #define GRAFT_FIND_SSE2 1
@@ -30,6 +35,41 @@ static size_t find_avx2(const uint8_t *p, size_t length, size_t i, uint32_t firs
     return i;
 }
 
+/* 64 candidate positions per step with AVX-512BW: a cheap filter first (the first two bytes of
+   either word, 4 compares into masks), then each surviving position checked whole (random
+   data lets through about one position in 16 000). Same contract as find_avx2. */
+__attribute__((target("avx512f,avx512bw")))
+static size_t find_avx512(const uint8_t *p, size_t length, size_t i, uint32_t first, uint32_t second, int *found) {
+    const __m512i a0 = _mm512_set1_epi8((char)(first & 0xFF)), a1 = _mm512_set1_epi8((char)(first >> 8 & 0xFF));
+    const __m512i b0 = _mm512_set1_epi8((char)(second & 0xFF)), b1 = _mm512_set1_epi8((char)(second >> 8 & 0xFF));
+    while (i + 67 <= length) {
+        __m512i v0 = _mm512_loadu_si512((const void *)(p + i));
+        __m512i v1 = _mm512_loadu_si512((const void *)(p + i + 1));
+        __mmask64 ma = _mm512_cmpeq_epi8_mask(v0, a0) & _mm512_cmpeq_epi8_mask(v1, a1);
+        __mmask64 mb = _mm512_cmpeq_epi8_mask(v0, b0) & _mm512_cmpeq_epi8_mask(v1, b1);
+        unsigned long long candidates = (unsigned long long)(ma | mb);
+        while (candidates != 0) {
+            size_t at = i + (size_t)__builtin_ctzll(candidates);
+            if (matches(p + at, first, second)) { *found = 1; return at; }
+            candidates &= candidates - 1;
+        }
+        i += 64;
+    }
+    *found = 0;
+    return i;
+}
+
+static int have_avx512bw(void) {
+    static int state = -1;
+    int s = __atomic_load_n(&state, __ATOMIC_RELAXED);
+    if (s < 0) {
+        __builtin_cpu_init();
+        s = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") ? 1 : 0;
+        __atomic_store_n(&state, s, __ATOMIC_RELAXED);
+    }
+    return s;
+}
+
 static int have_avx2(void) {
     static int state = -1;
     int s = __atomic_load_n(&state, __ATOMIC_RELAXED);
@@ -42,17 +82,17 @@ static int have_avx2(void) {
 }
 #endif
 
-static int matches(const uint8_t *p, uint32_t first, uint32_t second) {
-    uint32_t w = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-    return w == first || w == second;
-}
-
 size_t graft_find_word(const void *data, size_t length, size_t from, uint32_t first, uint32_t second) {
     const uint8_t *p = (const uint8_t *)data;
     if (length < 4) return length;
     size_t last = length - 4;  /* the last position whose 4 bytes fit */
     size_t i = from;
 #ifdef GRAFT_FIND_SSE2
+    if (have_avx512bw()) {
+        int found = 0;
+        i = find_avx512(p, length, i, first, second, &found);
+        if (found) return i;
+    }
     if (have_avx2()) {
         int found = 0;
         i = find_avx2(p, length, i, first, second, &found);
