@@ -1,4 +1,6 @@
 import CBytes
+import Dispatch
+import Foundation
 import GraftCore
 
 #if canImport(Glibc)
@@ -41,34 +43,56 @@ final class HDF5FileMapping: @unchecked Sendable {
     var bytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: base, count: count) }
 
     /// Calls `body` with the offset of every "GCOL" (global heap collection) and every "HEAP"
-    /// (local heap) signature, in file order, in one pass; `isGlobal` says which. Each searched
-    /// window leaves the resident set afterwards (see the type's note).
+    /// (local heap) signature, in file order; `isGlobal` says which. The search runs over
+    /// `searchThreads` contiguous parts of the file at once (one memory pass, the bandwidth of
+    /// both cores), each window leaving the resident set once searched (see the type's note);
+    /// `body` then runs on this thread for the hits (a few hundred in a model file).
     func scanHeapSignatures(_ body: (_ offset: Int, _ isGlobal: Bool) throws -> Void) rethrows {
         guard let base else { return }
         let global = HDF5FileMapping.word("GCOL"), local = HDF5FileMapping.word("HEAP")
-        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
-        var released = 0  // bytes before this offset have been handed back
-        var from = 0
-        while true {
-            // Search one window at a time (plus the 3 bytes a signature may straddle).
-            let windowEnd = min(count, (from / HDF5FileMapping.windowBytes + 1) * HDF5FileMapping.windowBytes)
-            let searchEnd = min(count, windowEnd + 3)
-            let hit = graft_find_word(base, searchEnd, from, global, local)
-            if hit < searchEnd {
-                let word = base.loadUnaligned(fromByteOffset: hit, as: UInt32.self)
-                try body(hit, UInt32(littleEndian: word) == global)
-                from = hit + 1
-                continue
+        let window = HDF5FileMapping.windowBytes
+        let windows = (count + window - 1) / window
+        let parts = min(HDF5FileMapping.searchThreads, max(windows, 1))
+        let hits = HitLists(parts)
+        let length = count
+        DispatchQueue.concurrentPerform(iterations: parts) { k in
+            // Part k: windows [k·windows/parts, (k+1)·windows/parts).
+            guard let start = self.base else { return }
+            let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+            var found: [Int] = []
+            for w in (k * windows / parts)..<((k + 1) * windows / parts) {
+                let from = w * window, windowEnd = min(length, from + window)
+                // Positions before windowEnd; a signature may straddle into the next window.
+                let searchEnd = min(length, windowEnd + 3)
+                var at = from
+                while true {
+                    let hit = graft_find_word(start, searchEnd, at, global, local)
+                    if hit >= searchEnd { break }
+                    found.append(hit)
+                    at = hit + 1
+                }
+                // Hand back every whole page of the window.
+                let releaseStart = (from + page - 1) / page * page, releaseEnd = windowEnd / page * page
+                if releaseEnd > releaseStart { _ = madvise(start + releaseStart, releaseEnd - releaseStart, MADV_DONTNEED) }
             }
-            // Window done: release every whole page below its end.
-            let releaseEnd = windowEnd / page * page
-            if releaseEnd > released {
-                _ = madvise(base + released, releaseEnd - released, MADV_DONTNEED)
-                released = releaseEnd
-            }
-            if windowEnd >= count { break }
-            from = max(from, windowEnd)
+            hits.lists[k] = found
         }
+        for list in hits.lists {
+            for offset in list {
+                let word = base.loadUnaligned(fromByteOffset: offset, as: UInt32.self)
+                try body(offset, UInt32(littleEndian: word) == global)
+            }
+        }
+    }
+
+    /// Threads for the signature search: the machine's cores, at most 2.
+    static let searchThreads = min(2, max(1, ProcessInfo.processInfo.activeProcessorCount))
+
+    /// The hit offsets of each part of a search (each part writes its own slot).
+    private final class HitLists: @unchecked Sendable {
+        let lists: UnsafeMutableBufferPointer<[Int]>
+        init(_ parts: Int) { lists = .allocate(capacity: parts); lists.initialize(repeating: []) }
+        deinit { lists.deinitialize(); lists.deallocate() }
     }
 
     /// The little-endian 32-bit word of a 4-character ASCII signature.
