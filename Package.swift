@@ -32,11 +32,13 @@ let package = Package(
         .target(name: "CSHA256"),
         // mremap (variadic in C) for growing a tensor's mapping in place (Tensor+Growth.swift).
         .target(name: "CMemory"),
+        // CRC-32 (PCLMULQDQ folding when present) and a SIMD 4-byte signature search: the zip and HDF5 readers' passes over every byte.
+        .target(name: "CBytes"),
         .target(name: "GraftCore", dependencies: [
-            "CZip", "CSHA256", "CMemory",
+            "CZip", "CSHA256", "CMemory", "CBytes",
             .product(name: "OrderedCollections", package: "swift-collections"),
         ]),
-        .target(name: "GraftKeras", dependencies: ["GraftCore", "CHDF5", "CZip"]),
+        .target(name: "GraftKeras", dependencies: ["GraftCore", "CHDF5", "CZip", "CBytes"]),
         .target(name: "GraftDL4J", dependencies: ["GraftCore", "CZip"]),
         .target(name: "GraftRuntime", dependencies: ["GraftCore", "COpenBLAS"]),
         .target(name: "GraftSurgery", dependencies: [
@@ -58,7 +60,7 @@ let package = Package(
             .product(name: "OrderedCollections", package: "swift-collections"),
         ], path: "Benchmarks/graft-bench"),
 
-        .testTarget(name: "GraftCoreTests", dependencies: ["GraftCore"]),
+        .testTarget(name: "GraftCoreTests", dependencies: ["GraftCore", "CBytes", "CZip"]),
         .testTarget(name: "GraftKerasTests", dependencies: ["GraftKeras", "GraftRuntime"]),
         .testTarget(name: "GraftDL4JTests", dependencies: ["GraftDL4J", "GraftRuntime"]),
         .testTarget(name: "GraftRuntimeTests", dependencies: ["GraftRuntime"]),

@@ -70,6 +70,23 @@ static inline int graft_h5_dataset_is_external(hid_t dataset) {
     return (external > 0 || layout == H5D_VIRTUAL) ? 1 : 0;
 }
 
+/* The file address of a dataset's contiguous raw data, 0 when it has none (not allocated, not
+   contiguous) or on error. */
+static inline unsigned long long graft_h5_dataset_offset(hid_t dataset) {
+    haddr_t address = H5Dget_offset(dataset);
+    return address == HADDR_UNDEF ? 0 : (unsigned long long)address;
+}
+
+/* 1 when the dataset's file element type is exactly `memory_type` (same class, size, byte
+   order, layout: its stored bytes are the memory bytes), 0 when not, -1 on error. */
+static inline int graft_h5_dataset_type_equals(hid_t dataset, hid_t memory_type) {
+    hid_t type = H5Dget_type(dataset);
+    if (type < 0) return -1;
+    htri_t equal = H5Tequal(type, memory_type);
+    H5Tclose(type);
+    return equal < 0 ? -1 : (equal > 0 ? 1 : 0);
+}
+
 /* Storage layout of a dataset: 0 compact, 1 contiguous, 2 chunked, 3 virtual, -1 error. */
 static inline int graft_h5_dataset_layout(hid_t dataset) {
     hid_t dcpl = H5Dget_create_plist(dataset);

@@ -1,4 +1,7 @@
+import CBytes
 import CZip
+import Dispatch
+import Foundation
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -12,7 +15,7 @@ import Darwin
 /// A stored (uncompressed) entry is read with `pread` from the archive file at the entry's
 /// data offset, into a buffer whose address is congruent to the file offset modulo the
 /// page size (the kernel's page-cache copy runs several times faster then); its CRC-32 is
-/// computed on the way (zlib) and checked against the central directory's when the last
+/// computed on the way (`graft_crc32`, carry-less multiplication) and checked against the central directory's when the last
 /// byte has been read. A deflated entry goes through libzip, which inflates and checks its CRC.
 public final class ZipEntryReader {
     public let name: String
@@ -26,7 +29,7 @@ public final class ZipEntryReader {
     private var dataOffset = 0
     /// The central directory's CRC-32 of a stored entry, and the CRC of what was read so far.
     private var expectedCRC: UInt32?
-    private var runningCRC: UInt = 0
+    private var runningCRC: UInt32 = 0
     private var buffer: UnsafeMutableRawPointer?
     private var capacity = 0
 
@@ -103,18 +106,113 @@ public final class ZipEntryReader {
         return UnsafeRawBufferPointer(start: start, count: count)
     }
 
+    /// The next `count` bytes handed to `consume` in consecutive pieces of `pieceBytes` (the
+    /// last one shorter), each as (offset from the first of these bytes, the piece). A stored
+    /// entry is read on up to `threads` threads, each taking one contiguous run of pieces with
+    /// its own `pread`s and its own CRC-32, combined in order into the entry's running CRC
+    /// (checked at the entry's end as `next` does); `consume` is then called concurrently, for
+    /// disjoint pieces. A deflated entry is read piece by piece on this thread.
+    public func forEachPiece(_ count: Int, pieceBytes: Int, threads: Int,
+                             _ consume: @Sendable (_ offset: Int, _ piece: UnsafeRawBufferPointer) throws -> Void) throws {
+        guard count >= 0, count <= size - position else {
+            throw GraftError(.malformed, "zip entry is shorter than its content needs", file: archive.path, location: name,
+                             expected: "\(position + count) bytes", found: "\(size) bytes")
+        }
+        let piece = max(pieceBytes, 1)
+        let pieces = (count + piece - 1) / piece
+        let parts = min(max(threads, 1), pieces)
+        guard descriptor >= 0, parts > 1 else {
+            var offset = 0
+            while offset < count {
+                let bytes = try next(min(piece, count - offset))
+                try consume(offset, bytes)
+                offset += bytes.count
+            }
+            return
+        }
+        // Part k: pieces [k·pieces/parts, (k+1)·pieces/parts).
+        let bounds = (0...parts).map { min(count, ($0 * pieces / parts) * piece) }
+        let start = dataOffset + position
+        let fd = descriptor
+        let results = PartResults(parts)
+        DispatchQueue.concurrentPerform(iterations: parts) { k in
+            do {
+                results.crcs[k] = try ZipEntryReader.readPart(fd: fd, fileOffset: start, range: bounds[k]..<bounds[k + 1],
+                                                              pieceBytes: piece, consume)
+            } catch {
+                results.fail(error)
+            }
+        }
+        if let error = results.error {
+            guard var failure = error as? GraftError else { throw error }
+            if failure.location == nil { failure.location = name }
+            throw failure.inFile(archive.path)
+        }
+        for k in 0..<parts {
+            let length = bounds[k + 1] - bounds[k]
+            runningCRC = UInt32(truncatingIfNeeded: crc32_combine(UInt(runningCRC), UInt(results.crcs[k]), off_t(length)))
+        }
+        position += count
+        if let expectedCRC, position == size, runningCRC != expectedCRC {
+            throw GraftError(.malformed, "zip entry fails its CRC-32 check", file: archive.path, location: name,
+                             expected: "CRC \(String(expectedCRC, radix: 16))", found: "CRC \(String(runningCRC, radix: 16))")
+        }
+    }
+
+    /// The CRC-32s and first failure of `forEachPiece`'s parts (each part writes its own slot).
+    private final class PartResults: @unchecked Sendable {
+        let crcs: UnsafeMutableBufferPointer<UInt32>
+        private(set) var error: Error?
+        private let lock = NSLock()
+        init(_ parts: Int) { crcs = .allocate(capacity: parts); crcs.initialize(repeating: 0) }
+        deinit { crcs.deallocate() }
+        func fail(_ error: Error) {
+            lock.lock()
+            if self.error == nil { self.error = error }
+            lock.unlock()
+        }
+    }
+
+    /// Reads entry bytes `range` (relative to `fileOffset`) piece by piece into a buffer aligned
+    /// like the file, hands each piece to `consume`, and returns the range's CRC-32 (from 0).
+    private static func readPart(fd: Int32, fileOffset: Int, range: Range<Int>, pieceBytes: Int,
+                                 _ consume: (Int, UnsafeRawBufferPointer) throws -> Void) throws -> UInt32 {
+        let page = 4096
+        var raw: UnsafeMutableRawPointer?
+        guard posix_memalign(&raw, page, pieceBytes + page) == 0, let buffer = raw else {
+            throw GraftError(.io, "out of memory for a zip read buffer")
+        }
+        defer { free(buffer) }
+        var crc: UInt32 = 0
+        var offset = range.lowerBound
+        while offset < range.upperBound {
+            let count = min(pieceBytes, range.upperBound - offset)
+            let start = buffer + (fileOffset + offset) % page
+            var done = 0
+            while done < count {
+                let n = pread(fd, start + done, count - done, off_t(fileOffset + offset + done))
+                if n < 0 && errno == EINTR { continue }
+                guard n > 0 else { break }
+                done += n
+            }
+            guard done == count else {
+                throw GraftError(.malformed, "zip entry is truncated or corrupt", expected: "\(count) bytes at entry offset \(offset)",
+                                 found: "\(done) bytes")
+            }
+            crc = graft_crc32(crc, start, count)
+            try consume(offset, UnsafeRawBufferPointer(start: start, count: count))
+            offset += count
+        }
+        return crc
+    }
+
     /// Adds `count` bytes at `start` to the running CRC-32; at the entry's end, compares it with
     /// the central directory's.
     private func checkCRC(_ start: UnsafeMutableRawPointer, count: Int, expected: UInt32) throws {
-        var done = 0
-        while done < count {
-            let piece = min(count - done, 1 << 30)
-            runningCRC = crc32(runningCRC, start.advanced(by: done).assumingMemoryBound(to: UInt8.self), UInt32(piece))
-            done += piece
-        }
-        if position == size, UInt32(truncatingIfNeeded: runningCRC) != expected {
+        runningCRC = graft_crc32(runningCRC, start, count)
+        if position == size, runningCRC != expected {
             throw GraftError(.malformed, "zip entry fails its CRC-32 check", file: archive.path, location: name,
-                             expected: "CRC \(String(expected, radix: 16))", found: "CRC \(String(UInt32(truncatingIfNeeded: runningCRC), radix: 16))")
+                             expected: "CRC \(String(expected, radix: 16))", found: "CRC \(String(runningCRC, radix: 16))")
         }
     }
 }

@@ -1,3 +1,4 @@
+import Foundation
 import GraftCore
 
 /// The flat parameter vector the layer families consume in order, wherever its elements
@@ -54,6 +55,11 @@ final class DL4JFlatParameters {
     /// Bytes streamed per slab: large enough for long sequential reads, small enough to stay
     /// in the cache while the slab is spread into its tensor.
     static let slabBytes = 2 << 20
+    /// Tensors at least this large are read on `readThreads` threads.
+    static let parallelBytes = 8 << 20
+    /// Threads for one large tensor's read: the machine's cores, at most 2 (the page cache and
+    /// memory bandwidth are the limit beyond that).
+    static let readThreads = min(2, max(1, ProcessInfo.processInfo.activeProcessorCount))
 
     /// The next `sourceShape.product` elements as the row-major array `sourceShape`,
     /// transposed by `permutation` (numpy semantics: result axis i is source axis
@@ -85,22 +91,23 @@ final class DL4JFlatParameters {
         case .stream(let reader, let swapBytes):
             // Slabs of whole rows along the outermost axis (one element per row for 1-D).
             guard n > 0 else { break }
-            let rows = sourceShape.first ?? 1
             let inner = Array(sourceShape.dropFirst())
             let rowBytes = inner.reduce(1, *) * size
             // At least 32 rows when that stays small, so the transposition's tiles are whole.
             var rowsPerSlab = max(1, Self.slabBytes / max(rowBytes, 1))
             if rowsPerSlab < 32 && 32 * rowBytes <= 4 * Self.slabBytes { rowsPerSlab = 32 }
             let innerStrides = StridedCopy.rowMajorStrides(inner)
+            let sourceStrides = [inner.reduce(1, *)] + innerStrides
             let rowStride = destinationStrides.first ?? 0
-            var row = 0
-            while row < rows {
-                let take = min(rowsPerSlab, rows - row)
-                let bytes = try reader.next(take * rowBytes)
-                guard let from = bytes.baseAddress else { break }
-                StridedCopy.copy(shape: [take] + inner, elementSize: size, from: from, strides: [inner.reduce(1, *)] + innerStrides,
-                                 to: storage.pointer + row * rowStride * size, strides: destinationStrides, swapBytes: swapBytes)
-                row += take
+            let strides = destinationStrides
+            // Large tensors (VGG16's fc1: 411 MB) on several threads, each reading, checking and
+            // spreading its own run of slabs.
+            let threads = n * size >= Self.parallelBytes ? Self.readThreads : 1
+            try reader.forEachPiece(n * size, pieceBytes: rowsPerSlab * rowBytes, threads: threads) { offset, bytes in
+                guard let from = bytes.baseAddress else { return }
+                let row = offset / rowBytes
+                StridedCopy.copy(shape: [bytes.count / rowBytes] + inner, elementSize: size, from: from, strides: sourceStrides,
+                                 to: storage.pointer + row * rowStride * size, strides: strides, swapBytes: swapBytes)
             }
         }
         position += n

@@ -74,6 +74,48 @@ final class ZipArchiveTests: XCTestCase {
         }
     }
 
+    /// `forEachPiece` on 1, 2 and 3 threads hands out the same pieces at the same offsets as the
+    /// entry's bytes (after a `next` that leaves an unaligned position), and a flipped byte in the
+    /// first or the last part fails the entry's CRC-32 whatever the thread count.
+    func testForEachPieceThreadedEqualsSequentialAndChecksCRC() throws {
+        let payload = (0..<300_001).map { UInt8(truncatingIfNeeded: ($0 &* 2_654_435_761) >> 7) }
+        var bytes = try ZipWriter.archive([("coefficients.bin", payload)], deflate: false)
+        let intact = try write(bytes, "pieces.zip")
+        final class Collected: @unchecked Sendable {
+            var bytes: [UInt8]
+            let lock = NSLock()
+            init(_ n: Int) { bytes = [UInt8](repeating: 0, count: n) }
+        }
+        for threads in [1, 2, 3] {
+            let reader = try ZipEntryReader(try ZipArchive(path: intact), entry: "coefficients.bin")
+            XCTAssertTrue(reader.isStored)
+            let head = Array(try reader.next(13))
+            let rest = Collected(payload.count - 13)
+            try reader.forEachPiece(payload.count - 13, pieceBytes: 4_096, threads: threads) { offset, piece in
+                rest.lock.lock()
+                defer { rest.lock.unlock() }
+                XCTAssertEqual(offset % 4_096, 0)
+                rest.bytes.replaceSubrange(offset..<offset + piece.count, with: piece)
+            }
+            XCTAssertEqual(head + rest.bytes, payload, "\(threads) threads")
+        }
+        let dataStart = 30 + "coefficients.bin".utf8.count
+        for flipped in [20, payload.count - 2] {
+            var copy = bytes
+            copy[dataStart + flipped] ^= 0x01
+            let path = try write(copy, "flipped-\(flipped).zip")
+            for threads in [1, 2] {
+                let reader = try ZipEntryReader(try ZipArchive(path: path), entry: "coefficients.bin")
+                _ = try reader.next(13)
+                XCTAssertThrowsError(try reader.forEachPiece(payload.count - 13, pieceBytes: 4_096, threads: threads) { _, _ in }) { error in
+                    XCTAssertEqual((error as? GraftError)?.kind, .malformed)
+                    XCTAssertTrue("\(error)".contains("CRC"), "\(error)")
+                }
+            }
+        }
+        bytes.removeAll()
+    }
+
     func testNotAZip() throws {
         let path = try write(Array("hello".utf8), "plain.txt")
         XCTAssertFalse(ZipArchive.looksLikeZip(path: path))

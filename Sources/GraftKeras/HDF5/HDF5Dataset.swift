@@ -114,6 +114,9 @@ public struct HDF5Dataset: HDF5Object, @unchecked Sendable {
                              expected: "at most \(allowed) bytes for \(shape) \(type.dtype)", found: "\(stored) bytes stored")
         }
         let storage = TensorStorage(byteCount: needed)
+        if needed > 0, layout == 1, stored == needed, try readContiguous(into: storage, byteCount: needed, memoryType: type.memoryType) {
+            return try Tensor(shape: shape, dtype: type.dtype, storage: storage)
+        }
         if needed > 0 {
             guard H5Dread(handle.id, type.memoryType, graft_h5s_all(), graft_h5s_all(), graft_h5p_default(),
                           storage.pointer) >= 0 else {

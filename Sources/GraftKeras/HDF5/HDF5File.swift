@@ -16,7 +16,7 @@ public final class HDF5File: @unchecked Sendable {
     public let path: String
     let id: hid_t
     /// The file's bytes (mapped), for Graft's structural checks before libhdf5 decodes a part.
-    let contents: Data
+    let contents: HDF5FileMapping
     /// Object headers already checked by `checkHeader` (by file address).
     private var checkedHeaders: Set<UInt64> = []
     private let lock = NSLock()
@@ -34,11 +34,16 @@ public final class HDF5File: @unchecked Sendable {
         guard H5Fis_hdf5(path) > 0 else {
             throw GraftError(.malformed, "not an HDF5 file", file: path, expected: "HDF5 signature")
         }
-        guard let contents = try? Data(contentsOf: URL(fileURLWithPath: path), options: .alwaysMapped) else {
-            throw GraftError(.io, "cannot read file", file: path)
+        let contents = try HDF5FileMapping(path: path)
+        // The heap pre-checks, in one pass over the file that does not leave it resident.
+        let raw = contents.bytes
+        try contents.scanHeapSignatures { offset, isGlobal in
+            if isGlobal {
+                if offset + HDF5GlobalHeapCheck.room < raw.count { try HDF5GlobalHeapCheck.checkCollection(raw, at: offset, path: path) }
+            } else if offset + HDF5LocalHeapCheck.room < raw.count, raw[offset + 4] == 0 {  // "HEAP", version 0
+                try HDF5LocalHeapCheck.checkHeap(raw, at: offset, path: path)
+            }
         }
-        try HDF5GlobalHeapCheck.check(contents, path: path)
-        try HDF5LocalHeapCheck.check(contents, path: path)
         self.contents = contents
         let fid = graft_h5_open_readonly(path)
         guard fid >= 0 else {
@@ -73,8 +78,7 @@ public final class HDF5File: @unchecked Sendable {
         lock.unlock()
         if seen { return }
         do {
-            try contents.withUnsafeBytes { raw in
-                guard let check = HDF5ObjectHeaderCheck(raw: raw, path: path) else { return }
+            if let check = HDF5ObjectHeaderCheck(raw: contents.bytes, path: path) {
                 try check.check(headerAt: address, location: location)
             }
         } catch {

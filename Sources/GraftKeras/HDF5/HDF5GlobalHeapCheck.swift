@@ -15,15 +15,11 @@ import GraftCore
 /// do not fit. (A data block that happens to contain "GCOL" is only treated as a collection
 /// when its version and size fields are plausible.)
 enum HDF5GlobalHeapCheck {
+    /// Bytes of the fixed part after the signature that must lie inside the file (strictly) for a check.
+    static let room = 16
     static let signature: [UInt8] = Array("GCOL".utf8)
     /// HDF5 never makes a collection smaller than 4096 bytes.
     static let minimumCollectionSize = 4096
-
-    static func check(_ data: Data, path: String) throws {
-        try data.withUnsafeBytes { (raw: UnsafeRawBufferPointer) in
-            try HDF5RawScan.occurrences(of: signature, in: raw, room: 16) { try checkCollection(raw, at: $0, path: path) }
-        }
-    }
 
     static func u16(_ raw: UnsafeRawBufferPointer, _ at: Int) -> Int { Int(raw[at]) | Int(raw[at + 1]) << 8 }
 

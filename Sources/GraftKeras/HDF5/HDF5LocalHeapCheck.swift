@@ -14,13 +14,8 @@ import GraftCore
 /// within 16 bytes of the segment's end past it. This refuses both. (A data block that happens
 /// to contain "HEAP" is only treated as a heap when its fields are plausible.)
 enum HDF5LocalHeapCheck {
-    static func check(_ data: Data, path: String) throws {
-        try data.withUnsafeBytes { (raw: UnsafeRawBufferPointer) in
-            // "HEAP" and version 0.
-            try HDF5RawScan.occurrences(of: Array("HEAP".utf8) + [0], in: raw, room: 32) { try checkHeap(raw, at: $0, path: path) }
-        }
-    }
-
+    /// Bytes of the fixed part after the signature that must lie inside the file (strictly) for a check.
+    static let room = 32
 
     static func checkHeap(_ raw: UnsafeRawBufferPointer, at start: Int, path: String) throws {
         let size = HDF5RawScan.u64(raw, start + 8), head = HDF5RawScan.u64(raw, start + 16), address = HDF5RawScan.u64(raw, start + 24)
