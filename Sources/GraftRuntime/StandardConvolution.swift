@@ -150,12 +150,15 @@ extension ConvolutionOps {
         var workers: Int
 
         /// Blocks of about `columnBudget` column values (default 2¹⁸ — 1 MiB of float32 —
-        /// and at least 256 rows, since the GEMM packs the kernel once per block). With several
+        /// and at least 256 rows). The GEMM packs the whole kernel once per block, so by default
+        /// a block also has at least one row per 2048 kernel values (VGG16's 3×3×512×512 kernel:
+        /// 1152 rows): packing then costs a few percent of the multiply. With several
         /// threads, rows are shared when each thread gets enough of them to amortise its own
         /// packing of the kernel (≥ 128 rows, or ≥ 16 when the kernel is small): the block
         /// count is then a multiple of the thread count.
         init(rows: Int, rowLength: Int, filters: Int, columnBudget: Int?, threads: Int) {
-            let budget = columnBudget ?? max(1 << 18, 256 * rowLength)
+            let kernelRows = min(rowLength * filters / 2048, 4096)
+            let budget = columnBudget ?? max(1 << 18, max(256, kernelRows) * rowLength)
             let target = max(1, min(rows, budget / max(rowLength, 1)))
             var blocks = (rows + target - 1) / target
             let smallKernel = rowLength * filters <= 1 << 16
@@ -190,6 +193,16 @@ extension ConvolutionOps {
         let contiguousRows = gx.dilation == 1 && channelCount == cin
         let run = gx.kernel * cin
         let xSpan = (gx.kernel - 1) * gx.dilation
+        let (zSpan, ySpan) = ((gz.kernel - 1) * gz.dilation, (gy.kernel - 1) * gy.dilation)
+        // Where each kernel row's run starts, relative to the window's first input value.
+        let runCount = gz.kernel * gy.kernel
+        let runOffsets = UnsafeMutablePointer<Int>.allocate(capacity: runCount)
+        defer { runOffsets.deallocate() }
+        for kz in 0..<gz.kernel {
+            for ky in 0..<gy.kernel {
+                runOffsets[kz * gy.kernel + ky] = ((kz * gz.dilation * h) + ky * gy.dilation) * w * cin
+            }
+        }
         var col = cols
         // The first row's coordinates, then stepped along (ox fastest).
         var b = positions.lowerBound / outPositions
@@ -199,34 +212,41 @@ extension ConvolutionOps {
             let xb = x + b * inStride + channelOffset
             let ix0 = ox * gx.stride - gx.padBefore
             let xInside = ix0 >= 0 && ix0 + xSpan < w
-            for kz in 0..<gz.kernel {
-                let iz = oz * gz.stride - gz.padBefore + kz * gz.dilation
-                for ky in 0..<gy.kernel {
-                    let iy = oy * gy.stride - gy.padBefore + ky * gy.dilation
-                    let rowInside = iz >= 0 && iz < d && iy >= 0 && iy < h
-                    if rowInside && xInside && contiguousRows {
-                        let src = xb + ((iz * h + iy) * w + ix0) * cin
-                        if run < 32 {
-                            for i in 0..<run { col[i] = src[i] }
-                        } else {
-                            col.update(from: src, count: run)
+            let iz0 = oz * gz.stride - gz.padBefore, iy0 = oy * gy.stride - gy.padBefore
+            if contiguousRows && xInside && iz0 >= 0 && iz0 + zSpan < d && iy0 >= 0 && iy0 + ySpan < h {
+                // The whole window inside the input: one run per kernel row.
+                let origin = xb + ((iz0 * h + iy0) * w + ix0) * cin
+                for r in 0..<runCount {
+                    let src = origin + runOffsets[r]
+                    copyRun(src, to: col, count: run)
+                    col += run
+                }
+            } else {
+                for kz in 0..<gz.kernel {
+                    let iz = oz * gz.stride - gz.padBefore + kz * gz.dilation
+                    for ky in 0..<gy.kernel {
+                        let iy = oy * gy.stride - gy.padBefore + ky * gy.dilation
+                        let rowInside = iz >= 0 && iz < d && iy >= 0 && iy < h
+                        if rowInside && xInside && contiguousRows {
+                            let src = xb + ((iz * h + iy) * w + ix0) * cin
+                            copyRun(src, to: col, count: run)
+                            col += run
+                            continue
                         }
-                        col += run
-                        continue
-                    }
-                    for kx in 0..<gx.kernel {
-                        let ix = ix0 + kx * gx.dilation
-                        if rowInside && ix >= 0 && ix < w {
-                            let src = xb + ((iz * h + iy) * w + ix) * cin
-                            if channelCount < 16 {
-                                for c in 0..<channelCount { col[c] = src[c] }
+                        for kx in 0..<gx.kernel {
+                            let ix = ix0 + kx * gx.dilation
+                            if rowInside && ix >= 0 && ix < w {
+                                let src = xb + ((iz * h + iy) * w + ix) * cin
+                                if channelCount < 16 {
+                                    for c in 0..<channelCount { col[c] = src[c] }
+                                } else {
+                                    col.update(from: src, count: channelCount)
+                                }
                             } else {
-                                col.update(from: src, count: channelCount)
+                                for c in 0..<channelCount { col[c] = 0 }
                             }
-                        } else {
-                            for c in 0..<channelCount { col[c] = 0 }
+                            col += channelCount
                         }
-                        col += channelCount
                     }
                 }
             }
@@ -238,6 +258,15 @@ extension ConvolutionOps {
                     if oz == outD { oz = 0; b += 1 }
                 }
             }
+        }
+    }
+
+    /// Copies `count` values: short runs (a few channels) inline, longer ones with memcpy.
+    @inline(__always) static func copyRun<T>(_ src: UnsafePointer<T>, to dst: UnsafeMutablePointer<T>, count: Int) {
+        if count < 32 {
+            for i in 0..<count { dst[i] = src[i] }
+        } else {
+            dst.update(from: src, count: count)
         }
     }
 }
