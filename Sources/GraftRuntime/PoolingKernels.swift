@@ -34,8 +34,8 @@ enum PoolingKernels {
             result.withUnsafeMutableBytes { raw in
                 let op = raw.bindMemory(to: T.self)
                 guard c > 0, let input = vp.baseAddress, let output = op.baseAddress else { return }
-                ParallelWork.forEachShare(of: lines, threads: threads) { _, items in
-                    for line in items {
+                ParallelWork.forEachItem(lines, threads: threads) { _, next in
+                    while let line = next() {
                         let b = line / (outD * outH), oz = (line / outH) % outD, oy = line % outH
                         let inBase = input + b * view.positions * c
                         // The window's rows inside the input (padding cells never count).
@@ -52,21 +52,17 @@ enum PoolingKernels {
                             }
                             // The output row starts as the first cell and accumulates the others in place.
                             o.update(from: inBase + ((z0 * h + y0) * w + x0) * c, count: c)
-                            var first = true
-                            for iz in z0..<z1 {
-                                for iy in y0..<y1 {
-                                    for ix in x0..<x1 {
-                                        if first { first = false; continue }
-                                        let src = inBase + ((iz * h + iy) * w + ix) * c
-                                        if isMax {
-                                            for i in 0..<c {
-                                                let v = src[i], m = o[i]
-                                                o[i] = v > m || v != v ? v : m
-                                            }
-                                        } else {
-                                            for i in 0..<c { o[i] += src[i] }
-                                        }
+                            let (xCells, yxCells) = (x1 - x0, (y1 - y0) * (x1 - x0))
+                            for cell in 1..<cells {
+                                let iz = z0 + cell / yxCells, iy = y0 + (cell / xCells) % (y1 - y0), ix = x0 + cell % xCells
+                                let src = inBase + ((iz * h + iy) * w + ix) * c
+                                if isMax {
+                                    for i in 0..<c {
+                                        let v = src[i], m = o[i]
+                                        o[i] = v > m || v != v ? v : m
                                     }
+                                } else {
+                                    for i in 0..<c { o[i] += src[i] }
                                 }
                             }
                             if !isMax && cells > 1 {

@@ -93,11 +93,11 @@ extension ConvolutionOps {
                              threads: threads ?? ParallelWork.threadCount)
         try node.withParameter(kernelName, as: T.self, shape: a.kernelSize + [cg, filters]) { kp in
             guard let k = kp.baseAddress, let xs = x.baseAddress, let o = out.baseAddress else { return }
-            ParallelWork.forEachShare(of: plan.blocks, threads: plan.workers) { _, blocks in
+            ParallelWork.forEachItem(plan.blocks, threads: plan.workers) { _, next in
                 // Every row of a block is written by im2col before the GEMM reads it: no zero fill.
                 let cols = UnsafeMutablePointer<T>.allocate(capacity: pointwise ? 1 : plan.blockRows * rowLength)
                 defer { cols.deallocate() }
-                for block in blocks {
+                while let block = next() {
                     let start = block * plan.blockRows
                     let count = min(plan.blockRows, rows - start)
                     guard count > 0 else { continue }
@@ -137,7 +137,18 @@ extension ConvolutionOps {
         if let bias {
             // The bias as C's initial value and beta = 1: no separate pass over the output,
             // and no zeroing of C inside the GEMM.
-            for r in 0..<rows { (output + r * ldOutput).update(from: bias, count: filters) }
+            output.update(from: bias, count: filters)
+            if ldOutput == filters {
+                // Contiguous rows: the filled part doubles with each copy (few, long copies).
+                var filled = 1
+                while filled < rows {
+                    let n = min(filled, rows - filled)
+                    (output + filled * filters).update(from: output, count: n * filters)
+                    filled += n
+                }
+            } else {
+                for r in 1..<rows { (output + r * ldOutput).update(from: bias, count: filters) }
+            }
         }
         T.gemm(transA: false, transB: false, m: rows, n: filters, k: depth, alpha: 1,
                a: columns, lda: ldColumns, b: kernel, ldb: ldKernel, beta: bias == nil ? 0 : 1, c: output, ldc: ldOutput)
@@ -149,22 +160,31 @@ extension ConvolutionOps {
         var blocks: Int
         var workers: Int
 
-        /// Blocks of about `columnBudget` column values (default 2¹⁸ — 1 MiB of float32 —
-        /// and at least 256 rows). The GEMM packs the whole kernel once per block, so by default
-        /// a block also has at least one row per 2048 kernel values (VGG16's 3×3×512×512 kernel:
-        /// 1152 rows): packing then costs a few percent of the multiply. With several
+        /// Blocks of `columnBudget` column values when given (whole rows, at least one). By
+        /// default a block's columns and output rows together hold about 2¹⁷ values (512 KiB
+        /// of float32, so that the bias fill, GEMM and activation of a block stay in the L2
+        /// cache: a small CNN's first layer, 9 columns and 32 filters a row, was memory-bound
+        /// with the whole batch in one block), at least 64 rows, and at least one row per 2048
+        /// kernel values, since the GEMM packs the whole kernel once per block (VGG16's
+        /// 3×3×512×512 kernel: 1152 rows; packing then costs a few percent). With several
         /// threads, rows are shared when each thread gets enough of them to amortise its own
-        /// packing of the kernel (≥ 128 rows, or ≥ 16 when the kernel is small): the block
-        /// count is then a multiple of the thread count.
+        /// packing of the kernel (≥ 128 rows, or ≥ 16 when the kernel is small): there are
+        /// then at least four blocks per thread where the rows allow, so that a thread slowed
+        /// by other work on the machine leaves its share to the others.
         init(rows: Int, rowLength: Int, filters: Int, columnBudget: Int?, threads: Int) {
-            let kernelRows = min(rowLength * filters / 2048, 4096)
-            let budget = columnBudget ?? max(1 << 18, max(256, kernelRows) * rowLength)
-            let target = max(1, min(rows, budget / max(rowLength, 1)))
+            let target: Int
+            if let columnBudget {
+                target = max(1, min(rows, columnBudget / max(rowLength, 1)))
+            } else {
+                let kernelRows = min(rowLength * filters / 2048, 4096)
+                let cacheRows = (1 << 17) / (rowLength + filters)
+                target = max(1, min(rows, max(cacheRows, kernelRows, 64)))
+            }
             var blocks = (rows + target - 1) / target
             let smallKernel = rowLength * filters <= 1 << 16
             let minimumShare = smallKernel ? 16 : 128
             if threads > 1 && rows >= threads * minimumShare {
-                blocks = (blocks + threads - 1) / threads * threads
+                blocks = max(blocks, min(4 * threads, rows / minimumShare))
                 workers = threads
             } else {
                 workers = 1
