@@ -47,23 +47,25 @@ public final class TensorStorage: @unchecked Sendable {
     /// anonymous mapping), 64-byte aligned: for short-lived tensors made and dropped over and
     /// over, such as a forward pass' intermediate values, whose freed blocks the allocator hands
     /// out again instead of the kernel mapping and faulting in fresh pages on every call.
-    public init(heapByteCount byteCount: Int) {
+    /// With `zeroed: false` the bytes are left as the allocator hands them out, for a value a
+    /// kernel overwrites entirely (e.g. a convolution's output).
+    public init(heapByteCount byteCount: Int, zeroed: Bool = true) {
         self.byteCount = byteCount
-        pointer = TensorStorage.zeroedHeapBlock(byteCount, alignment: 64)
+        pointer = TensorStorage.zeroedHeapBlock(byteCount, alignment: 64, zeroed: zeroed)
         mappedLength = 0
     }
 
     /// `byteCount` (at least 1) zeroed bytes from the C allocator at `alignment`, released with
     /// `free`. posix_memalign only fails when memory is exhausted; then the Swift allocator
     /// (malloc underneath) is tried.
-    private static func zeroedHeapBlock(_ byteCount: Int, alignment: Int) -> UnsafeMutableRawPointer {
+    private static func zeroedHeapBlock(_ byteCount: Int, alignment: Int, zeroed: Bool = true) -> UnsafeMutableRawPointer {
         var raw: UnsafeMutableRawPointer? = nil
         let size = max(byteCount, 1)
         if posix_memalign(&raw, alignment, size) != 0 || raw == nil {
             raw = UnsafeMutableRawPointer.allocate(byteCount: size, alignment: 64)
         }
         let pointer = raw.unsafelyUnwrapped
-        memset(pointer, 0, size)
+        if zeroed { memset(pointer, 0, size) }
         return pointer
     }
 

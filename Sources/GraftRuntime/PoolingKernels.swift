@@ -22,49 +22,54 @@ enum PoolingKernels {
         let (h, w) = (view.dims[1], view.dims[2])
         let outSpatial = Array(outDims.suffix(a.rank))
         _ = try SpatialView.checkedCount([view.batch] + outSpatial + [c], node: node)
-        var result = try Tensor(transient: [view.batch] + outSpatial + [c], dtype: T.dtype)
+        // Every output element is written below.
+        var result = try Tensor(uninitialized: [view.batch] + outSpatial + [c], dtype: T.dtype)
         let isMax = a.kind == .max
         let (gz, gy, gx) = (geo[0], geo[1], geo[2])
+        let (d, outD, outH, outW) = (view.dims[0], outDims[0], outDims[1], outDims[2])
+        // Work items: output lines (example, oz, oy), shared between the runtime's threads.
+        let lines = view.batch * outD * outH
+        let threads = lines * outW * c >= 1 << 15 ? ParallelWork.threadCount : 1
         input.withScalars(as: T.self) { vp in
             result.withUnsafeMutableBytes { raw in
                 let op = raw.bindMemory(to: T.self)
-                guard c > 0, let input = vp.baseAddress, var o = op.baseAddress else { return }
-                for b in 0..<view.batch {
-                    let inBase = input + b * view.positions * c
-                    for oz in 0..<outDims[0] {
-                        for oy in 0..<outDims[1] {
-                            for ox in 0..<outDims[2] {
-                                // The output row accumulates in place.
+                guard c > 0, let input = vp.baseAddress, let output = op.baseAddress else { return }
+                ParallelWork.forEachItem(lines, threads: threads) { _, next in
+                    while let line = next() {
+                        let b = line / (outD * outH), oz = (line / outH) % outD, oy = line % outH
+                        let inBase = input + b * view.positions * c
+                        // The window's rows inside the input (padding cells never count).
+                        let z0 = max(oz * gz.stride - gz.padBefore, 0), z1 = min(oz * gz.stride - gz.padBefore + gz.kernel, d)
+                        let y0 = max(oy * gy.stride - gy.padBefore, 0), y1 = min(oy * gy.stride - gy.padBefore + gy.kernel, h)
+                        var o = output + line * outW * c
+                        for ox in 0..<outW {
+                            let x0 = max(ox * gx.stride - gx.padBefore, 0), x1 = min(ox * gx.stride - gx.padBefore + gx.kernel, w)
+                            let cells = max(z1 - z0, 0) * max(y1 - y0, 0) * max(x1 - x0, 0)
+                            if cells == 0 {
                                 o.update(repeating: isMax ? -T.infinity : 0, count: c)
-                                var cells = 0
-                                for kz in 0..<gz.kernel {
-                                    let iz = oz * gz.stride - gz.padBefore + kz
-                                    guard iz >= 0, iz < view.dims[0] else { continue }
-                                    for ky in 0..<gy.kernel {
-                                        let iy = oy * gy.stride - gy.padBefore + ky
-                                        guard iy >= 0, iy < h else { continue }
-                                        for kx in 0..<gx.kernel {
-                                            let ix = ox * gx.stride - gx.padBefore + kx
-                                            guard ix >= 0, ix < w else { continue }
-                                            let src = inBase + ((iz * h + iy) * w + ix) * c
-                                            cells += 1
-                                            if isMax {
-                                                for i in 0..<c {
-                                                    let v = src[i]
-                                                    o[i] = v > o[i] || v.isNaN ? v : o[i]
-                                                }
-                                            } else {
-                                                for i in 0..<c { o[i] += src[i] }
-                                            }
-                                        }
-                                    }
-                                }
-                                if !isMax {
-                                    let divisor = T(max(cells, 1))
-                                    for i in 0..<c { o[i] /= divisor }
-                                }
                                 o += c
+                                continue
                             }
+                            // The output row starts as the first cell and accumulates the others in place.
+                            o.update(from: inBase + ((z0 * h + y0) * w + x0) * c, count: c)
+                            let (xCells, yxCells) = (x1 - x0, (y1 - y0) * (x1 - x0))
+                            for cell in 1..<cells {
+                                let iz = z0 + cell / yxCells, iy = y0 + (cell / xCells) % (y1 - y0), ix = x0 + cell % xCells
+                                let src = inBase + ((iz * h + iy) * w + ix) * c
+                                if isMax {
+                                    for i in 0..<c {
+                                        let v = src[i], m = o[i]
+                                        o[i] = v > m || v != v ? v : m
+                                    }
+                                } else {
+                                    for i in 0..<c { o[i] += src[i] }
+                                }
+                            }
+                            if !isMax && cells > 1 {
+                                let divisor = T(cells)
+                                for i in 0..<c { o[i] /= divisor }
+                            }
+                            o += c
                         }
                     }
                 }

@@ -30,6 +30,13 @@ extension Tensor {
         try self.init(shape: shape, dtype: dtype, storage: TensorStorage(heapByteCount: bytes))
     }
 
+    /// A tensor whose bytes are not initialised, for a value the kernel then writes in full
+    /// (every element, before anything reads it).
+    init(uninitialized shape: [Int], dtype: DType) throws {
+        let bytes = try Tensor.checkedByteCount(shape: shape, dtype: dtype)
+        try self.init(shape: shape, dtype: dtype, storage: TensorStorage(heapByteCount: bytes, zeroed: false))
+    }
+
     /// A tensor of dtype `T.dtype` holding `scalars` (row-major) with `shape`.
     init<T: RuntimeScalar>(shape: [Int], scalars: [T]) throws {
         guard shape.allSatisfy({ $0 >= 0 }), shape.reduce(1, *) == scalars.count else {
