@@ -30,13 +30,16 @@ let package = Package(
 
         // SHA-256's compression function in C (SHA extensions when present): hashing model files must be fast in debug builds too.
         .target(name: "CSHA256"),
+        // Single-precision GEMM on weight matrices packed once (AVX-512 / AVX2 / portable
+        // microkernels chosen at run time); the runtime's Dense and recurrent layers use it.
+        .target(name: "CGEMM"),
         .target(name: "GraftCore", dependencies: [
             "CZip", "CSHA256",
             .product(name: "OrderedCollections", package: "swift-collections"),
         ]),
         .target(name: "GraftKeras", dependencies: ["GraftCore", "CHDF5", "CZip"]),
         .target(name: "GraftDL4J", dependencies: ["GraftCore", "CZip"]),
-        .target(name: "GraftRuntime", dependencies: ["GraftCore", "COpenBLAS"]),
+        .target(name: "GraftRuntime", dependencies: ["GraftCore", "COpenBLAS", "CGEMM"]),
         .target(name: "GraftSurgery", dependencies: [
             "GraftCore", "GraftRuntime",
             .product(name: "OrderedCollections", package: "swift-collections"),

@@ -94,3 +94,34 @@ func sgemmPeak(_ arguments: Arguments) {
     fields["gflops_median"] = JSONValue(rounded(2 * pow(Double(n), 3) / timings.median / 1e9))
     printResult("sgemm-peak", baselineRSS: baseline, fields)
 }
+
+/// `gemm-shape --m M --k K --n N --threads T`: C = A·B (B [K, N] constant) at one shape, as
+/// the runtime's packed-weight GEMM (B packed once, outside the timing) and as cblas_sgemm
+/// (which packs B on every call); GFLOP/s of the median run of each.
+func gemmShape(_ arguments: Arguments) {
+    let m = arguments.int("m", default: 32), k = arguments.int("k", default: 784), n = arguments.int("n", default: 1000)
+    let threads = arguments.int("threads", default: 1)
+    setThreads(threads)
+    var rng = SplitMix64(seed: 77)
+    let a = (0..<(m * k)).map { _ in Float(rng.uniform(-1, 1)) }
+    let b = (0..<(k * n)).map { _ in Float(rng.uniform(-1, 1)) }
+    var c = [Float](repeating: 0, count: m * n)
+    let packed = PackedWeights(b, rows: k, columns: n, ldb: n)
+    let packedTimes = Timings.measure(runs: arguments.runs, minimumSeconds: 0.3) {
+        c.withUnsafeMutableBufferPointer { cp in
+            packed.gemm(a: a, rows: m, lda: k, bias: nil, beta: 0, c: cp.baseAddress!, ldc: n)
+        }
+    }
+    let blasTimes = Timings.measure(runs: arguments.runs, minimumSeconds: 0.3) {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(m), Int32(n), Int32(k),
+                    1, a, Int32(k), b, Int32(n), 0, &c, Int32(n))
+    }
+    let flops = 2 * Double(m) * Double(k) * Double(n)
+    var fields = Timings.Fields()
+    fields["m"] = JSONValue(m); fields["k"] = JSONValue(k); fields["n"] = JSONValue(n)
+    fields["threads"] = JSONValue(threads)
+    fields["variant"] = .string("\(PackedGEMM.bestVariant)")
+    fields["packed_gflops"] = JSONValue(rounded(flops / packedTimes.median / 1e9))
+    fields["openblas_gflops"] = JSONValue(rounded(flops / blasTimes.median / 1e9))
+    printResult("gemm-shape", baselineRSS: currentRSSBytes(), fields)
+}
