@@ -160,6 +160,13 @@ public enum PackedGEMM {
         }
     }()
 
+    /// False when `GRAFT_PACKED_GEMM=0`: every product then runs on OpenBLAS as before the
+    /// packed GEMM existed (for comparisons).
+    static let isEnabled: Bool = {
+        guard let raw = getenv("GRAFT_PACKED_GEMM") else { return true }
+        return String(cString: raw) != "0"
+    }()
+
     /// The variant `auto` resolves to on this CPU.
     public static var bestVariant: Variant { Variant(rawValue: Int(graft_gemm_best_variant())) ?? .portable }
 
