@@ -47,4 +47,6 @@ void graft_gemm_packed(int variant, long m, long n, long k,
                        const float *bias, float beta, float *c, long ldc,
                        long panel_begin, long panel_end);
 
+#include "cvmath.h"
+
 #endif
