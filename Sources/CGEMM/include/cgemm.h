@@ -5,10 +5,11 @@
 
 /// Single-precision GEMM on a weight matrix packed once: C = A·B (+ bias) (+ beta·C).
 ///
-/// B (K × N) is packed into column panels of GRAFT_GEMM_PANEL (32) columns: panel j holds
-/// columns 32j … 32j+31 as K rows of 32 contiguous floats (k-major), zero-padded past N.
-/// Panel j starts at packed + j·K·32. A is M × K and C is M × N, both row-major with leading
-/// dimensions lda and ldc.
+/// B (K × N) is packed into column panels of GRAFT_GEMM_PANEL (32) columns, zero-padded past
+/// N, and K is cut into blocks of equal size ≤ 256: the slice (K block, panel j) holds its kc
+/// rows of the panel's 32 columns contiguously (k-major); the slices of one K block follow
+/// each other by panel, and the K blocks each other. A is M × K and C is M × N, both
+/// row-major with leading dimensions lda and ldc.
 ///
 /// The microkernel is chosen at run time: AVX-512F (tiles of up to 12 rows × 32 columns),
 /// AVX2 + FMA (up to 6 rows × 16 columns) or portable C. Nothing here needs compiler flags:
