@@ -3,8 +3,8 @@ import GraftCore
 /// Dense (fully connected) layers: y = act(x·kernel + bias) on the last axis, for any number
 /// of leading axes (Keras applies Dense to [batch, time, features] step by step the same
 /// way). In float32 inside an Interpreter the kernel is packed once and multiplied by the
-/// packed-weight GEMM (`PackedWeights`) for up to `packedRowLimit` rows; otherwise, and for
-/// a single row (GEMV) or many rows (where packing B per call costs little), on OpenBLAS.
+/// packed-weight GEMM (`PackedWeights`) from 2 rows on; otherwise, and for a single row
+/// (GEMV), on OpenBLAS.
 enum DenseKernels {
     static func dense<T: RuntimeScalar>(_ node: Node, _ a: DenseAttributes, _ x: RuntimeValue,
                                         context: RuntimeContext = RuntimeContext(), as type: T.Type) throws -> RuntimeValue {
@@ -57,9 +57,11 @@ enum DenseKernels {
     }
 
     /// Packed GEMM pays off from 2 rows (one row runs as OpenBLAS GEMV on the unpacked
-    /// kernel) up to this many; beyond, OpenBLAS' own packing of B is a small share of the work
-    /// and its large-M blocking is faster (measured with `graft-bench gemm-shape`).
-    static let packedRowLimit = 512
+    /// kernel) up to this many. No upper bound now: at large M (a recurrent layer's input
+    /// projection over batch·time rows) it runs about as fast as OpenBLAS (`graft-bench
+    /// gemm-shape`), and keeping OpenBLAS' multi-threaded calls out of a forward pass keeps its
+    /// spinning worker threads from competing with the runtime's own threads on few cores.
+    static let packedRowLimit = Int.max
 
     /// The packed form of a [inFeatures, units] weight matrix from the Interpreter's cache,
     /// when the packed GEMM applies: float32, inside an Interpreter, 2...packedRowLimit rows,

@@ -103,11 +103,16 @@ enum RecurrentSequence {
         var xw: [T]
         if let packed = try DenseKernels.packedKernel(node, prefix + "kernel", kernel, rows: rows, inFeatures: features,
                                                       units: gu, context: contextFor(cache), as: T.self) {
-            xw = [T](repeating: 0, count: rows * gu)
-            input.withScalars(as: Float.self) { xs in
-                xw.withUnsafeMutableBytes { raw in
-                    guard let a = xs.baseAddress, let cp = raw.bindMemory(to: Float.self).baseAddress else { return }
-                    DenseKernels.withFloatBias(inputBias) { packed.gemm(a: a, rows: rows, lda: features, bias: $0, beta: 0, c: cp, ldc: gu) }
+            // beta 0 writes every element: no zero fill first (megabytes per layer and call).
+            xw = input.withScalars(as: Float.self) { xs in
+                [T](unsafeUninitializedCapacity: rows * gu) { buffer, initialized in
+                    let c = UnsafeMutableRawPointer(buffer.baseAddress).map { $0.assumingMemoryBound(to: Float.self) }
+                    if let a = xs.baseAddress, let c {
+                        DenseKernels.withFloatBias(inputBias) { packed.gemm(a: a, rows: rows, lda: features, bias: $0, beta: 0, c: c, ldc: gu) }
+                    } else {
+                        buffer.initialize(repeating: 0)
+                    }
+                    initialized = rows * gu
                 }
             }
         } else {
