@@ -154,4 +154,21 @@ final class PackedGEMMTests: XCTestCase {
             }
         }
     }
+
+    /// The cache packs a key once, and again when the key comes with another tensor's storage.
+    func testCacheRepacksWhenTheTensorChanges() throws {
+        let cache = PackedWeightCache()
+        let first = Tensor(shape: [2, 3], floats: [1, 2, 3, 4, 5, 6])
+        let a = try cache.weights("d/kernel", first, rows: 2, columns: 3)
+        XCTAssertTrue(try cache.weights("d/kernel", first, rows: 2, columns: 3) === a)
+        let second = Tensor(shape: [2, 3], floats: [6, 5, 4, 3, 2, 1])
+        let b = try cache.weights("d/kernel", second, rows: 2, columns: 3)
+        XCTAssertFalse(b === a)
+        var c = [Float](repeating: 0, count: 3)
+        let x: [Float] = [1, 0]
+        c.withUnsafeMutableBufferPointer { cp in
+            b.gemm(a: x, rows: 1, lda: 2, bias: nil, beta: 0, c: cp.baseAddress!, ldc: 3, threads: 1)
+        }
+        XCTAssertEqual(c, [6, 5, 4])
+    }
 }
