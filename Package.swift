@@ -34,13 +34,16 @@ let package = Package(
         .target(name: "CMemory"),
         // CRC-32 (PCLMULQDQ folding when present) and a SIMD 4-byte signature search: the zip and HDF5 readers' passes over every byte.
         .target(name: "CBytes"),
+        // Single-precision GEMM on weight matrices packed once (AVX-512 / AVX2 / portable
+        // microkernels chosen at run time); the runtime's Dense and recurrent layers use it.
+        .target(name: "CGEMM"),
         .target(name: "GraftCore", dependencies: [
             "CZip", "CSHA256", "CMemory", "CBytes",
             .product(name: "OrderedCollections", package: "swift-collections"),
         ]),
         .target(name: "GraftKeras", dependencies: ["GraftCore", "CHDF5", "CZip", "CBytes"]),
         .target(name: "GraftDL4J", dependencies: ["GraftCore", "CZip"]),
-        .target(name: "GraftRuntime", dependencies: ["GraftCore", "COpenBLAS"]),
+        .target(name: "GraftRuntime", dependencies: ["GraftCore", "COpenBLAS", "CGEMM"]),
         .target(name: "GraftSurgery", dependencies: [
             "GraftCore", "GraftRuntime",
             .product(name: "OrderedCollections", package: "swift-collections"),

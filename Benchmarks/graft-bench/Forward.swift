@@ -52,9 +52,13 @@ func forward(_ arguments: Arguments) throws {
     let flopsPerSample = try matmulFLOPsPerSample(graph)
     let inputs = try RandomInputs.make(for: graph, seed: 8, batch: batch)
     let interpreter = Interpreter(graph: graph)
+    let cpuBefore = processCPUSeconds()
     let timings = try Timings.measure(runs: arguments.runs, minimumSeconds: minimumSeconds) {
         _ = try interpreter.run(inputs)
     }
+    // CPU time of all threads per call (warm-up, calibration and timed calls): on a loaded
+    // machine it shows the work done, where the wall-clock time shows the share of the CPU got.
+    let totalCalls = 1 + timings.callsPerRun * (arguments.runs + 1)
     let samplesPerSecond = Double(batch) / timings.median
     var fields = timings.fields
     fields["model"] = .string(path)
@@ -64,6 +68,7 @@ func forward(_ arguments: Arguments) throws {
     fields["flops_per_sample"] = JSONValue(flopsPerSample)
     fields["samples_per_s"] = JSONValue(rounded(samplesPerSecond))
     fields["gflops"] = JSONValue(rounded(samplesPerSecond * Double(flopsPerSample) / 1e9))
+    fields["cpu_s_per_call"] = JSONValue(rounded((processCPUSeconds() - cpuBefore) / Double(totalCalls)))
     printResult("forward", baselineRSS: baseline, fields)
 }
 
@@ -93,4 +98,43 @@ func sgemmPeak(_ arguments: Arguments) {
     fields["gflops"] = JSONValue(rounded(2 * pow(Double(n), 3) / timings.min / 1e9))
     fields["gflops_median"] = JSONValue(rounded(2 * pow(Double(n), 3) / timings.median / 1e9))
     printResult("sgemm-peak", baselineRSS: baseline, fields)
+}
+
+/// `gemm-shape --m M --k K --n N --threads T`: C = A·B (B [K, N] constant) at one shape, as
+/// the runtime's packed-weight GEMM (B packed once, outside the timing) and as cblas_sgemm
+/// (which packs B on every call); GFLOP/s of the fastest run of each (the least disturbed).
+func gemmShape(_ arguments: Arguments) {
+    let m = arguments.int("m", default: 32), k = arguments.int("k", default: 784), n = arguments.int("n", default: 1000)
+    let threads = arguments.int("threads", default: 1)
+    setThreads(threads)
+    var rng = SplitMix64(seed: 77)
+    let a = (0..<(m * k)).map { _ in Float(rng.uniform(-1, 1)) }
+    let b = (0..<(k * n)).map { _ in Float(rng.uniform(-1, 1)) }
+    var c = [Float](repeating: 0, count: m * n)
+    let packed = PackedWeights(b, rows: k, columns: n, ldb: n)
+    let packedTimes = Timings.measure(runs: arguments.runs, minimumSeconds: 0.3) {
+        c.withUnsafeMutableBufferPointer { cp in
+            packed.gemm(a: a, rows: m, lda: k, bias: nil, beta: 0, c: cp.baseAddress!, ldc: n)
+        }
+    }
+    let blasTimes = Timings.measure(runs: arguments.runs, minimumSeconds: 0.3) {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(m), Int32(n), Int32(k),
+                    1, a, Int32(k), b, Int32(n), 0, &c, Int32(n))
+    }
+    let flops = 2 * Double(m) * Double(k) * Double(n)
+    var fields = Timings.Fields()
+    fields["m"] = JSONValue(m); fields["k"] = JSONValue(k); fields["n"] = JSONValue(n)
+    fields["threads"] = JSONValue(threads)
+    fields["variant"] = .string("\(PackedGEMM.bestVariant)")
+    fields["packed_gflops"] = JSONValue(rounded(flops / packedTimes.min / 1e9))
+    fields["openblas_gflops"] = JSONValue(rounded(flops / blasTimes.min / 1e9))
+    printResult("gemm-shape", baselineRSS: currentRSSBytes(), fields)
+}
+
+/// User + system CPU time of this process so far (all threads), seconds.
+func processCPUSeconds() -> Double {
+    var usage = rusage()
+    getrusage(RUSAGE_SELF.rawValue, &usage)
+    func seconds(_ t: timeval) -> Double { Double(t.tv_sec) + Double(t.tv_usec) / 1e6 }
+    return seconds(usage.ru_utime) + seconds(usage.ru_stime)
 }

@@ -22,6 +22,8 @@ usage: graft-bench SUBCOMMAND ... [--runs N]      (default 5 timed runs after on
   forward MODEL [--batch B] [--threads T] [--min-time S]
                                       forward pass on seeded random input; throughput and GFLOP/s
   sgemm-peak [--size N] [--threads T] cblas_sgemm on N×N matrices: GFLOP/s
+  gemm-shape --m M --k K --n N [--threads T]
+                                      C = A·B at one shape: packed-weight GEMM vs cblas_sgemm, GFLOP/s
 """
 
 /// Positional arguments and `--name value` options of one subcommand.
@@ -84,6 +86,7 @@ do {
     case "memcpy": memcpyBench(arguments)
     case "forward": try forward(arguments)
     case "sgemm-peak": sgemmPeak(arguments)
+    case "gemm-shape": gemmShape(arguments)
     default: usage("unknown subcommand \(command)")
     }
 } catch {

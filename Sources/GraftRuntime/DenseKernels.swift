@@ -1,18 +1,22 @@
 import GraftCore
 
-/// Dense (fully connected) layers on OpenBLAS GEMM: y = act(x·kernel + bias) on the last
-/// axis, for any number of leading axes (Keras applies Dense to [batch, time, features]
-/// step by step the same way).
+/// Dense (fully connected) layers: y = act(x·kernel + bias) on the last axis, for any number
+/// of leading axes (Keras applies Dense to [batch, time, features] step by step the same
+/// way). In float32 inside an Interpreter the kernel is packed once and multiplied by the
+/// packed-weight GEMM (`PackedWeights`) from 2 rows on; otherwise, and for a single row
+/// (GEMV), on OpenBLAS.
 enum DenseKernels {
-    static func dense<T: RuntimeScalar>(_ node: Node, _ a: DenseAttributes, _ x: RuntimeValue, as type: T.Type) throws -> RuntimeValue {
-        let y = try project(node, x.tensor, units: a.units, useBias: a.useBias, as: T.self)
+    static func dense<T: RuntimeScalar>(_ node: Node, _ a: DenseAttributes, _ x: RuntimeValue,
+                                        context: RuntimeContext = RuntimeContext(), as type: T.Type) throws -> RuntimeValue {
+        let y = try project(node, x.tensor, units: a.units, useBias: a.useBias, context: context, as: T.self)
         var out = y
         try ActivationKernels.applyInPlace(a.activation, &out, featureAxis: out.rank - 1, as: T.self)
         return RuntimeValue(out, mask: x.mask)
     }
 
     /// x·kernel (+ bias) over the last axis. `kernel` is [in, units], `bias` [units].
-    static func project<T: RuntimeScalar>(_ node: Node, _ x: Tensor, units: Int, useBias: Bool, as type: T.Type) throws -> Tensor {
+    static func project<T: RuntimeScalar>(_ node: Node, _ x: Tensor, units: Int, useBias: Bool,
+                                          context: RuntimeContext = RuntimeContext(), as type: T.Type) throws -> Tensor {
         guard x.rank >= 1, let inFeatures = x.shape.last else {
             throw GraftError(.shapeMismatch, "dense input needs a feature axis", location: node.name, found: "shape \(x.shape)")
         }
@@ -29,6 +33,17 @@ enum DenseKernels {
         // The kernel is used in place (no copy): weight matrices can be hundreds of MB. The
         // result is written straight into the output tensor's bytes.
         var out = try Tensor(transient: Array(x.shape.dropLast()) + [units], dtype: T.dtype)
+        if let packed = try packedKernel(node, "kernel", kernel, rows: rows, inFeatures: inFeatures, units: units,
+                                         context: context, as: T.self) {
+            x.withScalars(as: Float.self) { xs in
+                out.withUnsafeMutableBytes { raw in
+                    let c = raw.bindMemory(to: Float.self)
+                    guard let a = xs.baseAddress, let cp = c.baseAddress else { return }
+                    withFloatBias(bias) { packed.gemm(a: a, rows: rows, lda: inFeatures, bias: $0, beta: 0, c: cp, ldc: units) }
+                }
+            }
+            return out
+        }
         x.withScalars(as: T.self) { xs in
             kernel.withScalars(as: T.self) { ws in
                 out.withUnsafeMutableBytes { raw in
@@ -39,6 +54,34 @@ enum DenseKernels {
             }
         }
         return out
+    }
+
+    /// Packed GEMM pays off from 2 rows (one row runs as OpenBLAS GEMV on the unpacked
+    /// kernel) up to this many. No upper bound now: at large M (a recurrent layer's input
+    /// projection over batch·time rows) it runs about as fast as OpenBLAS (`graft-bench
+    /// gemm-shape`), and keeping OpenBLAS' multi-threaded calls out of a forward pass keeps its
+    /// spinning worker threads from competing with the runtime's own threads on few cores.
+    static let packedRowLimit = Int.max
+
+    /// The packed form of a [inFeatures, units] weight matrix from the Interpreter's cache,
+    /// when the packed GEMM applies: float32, inside an Interpreter, 2...packedRowLimit rows,
+    /// a matrix within `PackedGEMM.packLimitBytes`. Nil otherwise.
+    static func packedKernel<T: RuntimeScalar>(_ node: Node, _ parameter: String, _ kernel: Tensor, rows: Int,
+                                               inFeatures: Int, units: Int, context: RuntimeContext,
+                                               as type: T.Type) throws -> PackedWeights? {
+        guard T.self == Float.self, let cache = context.packedWeights, rows >= 2, rows <= packedRowLimit,
+              inFeatures > 0, units > 0, PackedWeightCache.shouldPack(rows: inFeatures, columns: units) else { return nil }
+        return try cache.weights(node.name + "/" + parameter, kernel, rows: inFeatures, columns: units)
+    }
+
+    /// Calls `body` with the bias as float32 values (T is Float on the packed path).
+    static func withFloatBias<T: RuntimeScalar>(_ bias: [T]?, _ body: (UnsafePointer<Float>?) -> Void) {
+        guard let bias else { body(nil); return }
+        if let floats = bias as? [Float] {
+            floats.withUnsafeBufferPointer { body($0.baseAddress) }
+        } else {
+            bias.map { Float($0) }.withUnsafeBufferPointer { body($0.baseAddress) }
+        }
     }
 
     /// [rows, inFeatures] · [inFeatures, units] + bias, row-major.

@@ -22,6 +22,9 @@ public struct RunOptions: Sendable {
 public struct Interpreter {
     public let graph: Graph
     public let options: RunOptions
+    /// Weight matrices packed for the packed-weight GEMM, each on its first use and kept
+    /// for every later run (copies of this Interpreter share them).
+    let packedWeights = PackedWeightCache()
 
     public init(graph: Graph, options: RunOptions = RunOptions()) {
         self.graph = graph
@@ -103,6 +106,7 @@ public struct Interpreter {
         // feed-forward-to-RNN) or a named input's time length (DuplicateToTimeSeries).
         var context = RuntimeContext(sourceFormat: graph.source.format)
         context.dl4jSequencesTransposed = OutputLayout.sequencesTransposed(graph)
+        context.packedWeights = PackedGEMM.isEnabled ? packedWeights : nil
         for (node, tensor) in zip(inputNodes, inputs) {
             guard case .input(let attrs) = node.op else { continue }
             context.graphInputs[node.name] = try InputKernel.prepare(tensor, attributes: attrs, node: node.name,

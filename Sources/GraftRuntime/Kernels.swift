@@ -19,6 +19,10 @@ struct RuntimeContext: Sendable {
     /// [batch, time, features] at the inputs.
     var dl4jSequencesTransposed = false
 
+    /// The Interpreter's packed weight matrices (nil outside an Interpreter: kernels then
+    /// multiply on OpenBLAS directly).
+    var packedWeights: PackedWeightCache?
+
     var isDL4J: Bool { sourceFormat.lowercased().hasPrefix("dl4j") }
 
     /// DL4J names axis 1 as the feature axis of every activation (MergeVertex, batch norm).
@@ -45,7 +49,7 @@ enum Kernels {
         case .input:
             return [try onlyInput(inputs, node)]
         case .dense(let a):
-            return [try DenseKernels.dense(node, a, onlyInput(inputs, node), as: T.self)]
+            return [try DenseKernels.dense(node, a, onlyInput(inputs, node), context: context, as: T.self)]
         case .activation(let f):
             return [try ActivationKernels.activation(f, onlyInput(inputs, node), node: node, as: T.self)]
         case .prelu:
@@ -72,7 +76,7 @@ enum Kernels {
             }
             return [try MergeKernels.merge(node, kind, inputs, as: T.self)]
         case .output(let a):
-            return [try OutputKernels.output(node, a, onlyInput(inputs, node), as: T.self)]
+            return [try OutputKernels.output(node, a, onlyInput(inputs, node), context: context, as: T.self)]
         case .timeDistributed(let layer):
             return try TimeDistributedKernel.evaluate(node, layer, inputs, context: context, as: T.self)
         case .dl4jVertex(let v):
@@ -83,9 +87,9 @@ enum Kernels {
             if case .convLSTM(let inner) = a.layer {
                 return try ConvLSTMKernels.bidirectional(node, a.mergeMode, inner, inputs, as: T.self)
             }
-            return try RecurrentKernels.evaluate(node, inputs, as: T.self)
+            return try RecurrentKernels.evaluate(node, inputs, context: context, as: T.self)
         case .simpleRNN, .lstm, .gru:
-            return try RecurrentKernels.evaluate(node, inputs, as: T.self)
+            return try RecurrentKernels.evaluate(node, inputs, context: context, as: T.self)
         case .convLSTM(let a):
             return try ConvLSTMKernels.evaluate(node, a, inputs, as: T.self)
         case .locallyConnected(let a):

@@ -1,3 +1,4 @@
+import Dispatch
 import GraftCore
 
 /// One recurrent cell kind with its attributes: how many gate blocks its kernels hold and
@@ -44,6 +45,11 @@ struct RecurrentCell {
 /// bias) for all steps up front, then per step one GEMM h·recurrentKernel and the gate
 /// arithmetic. Keras masking: a masked step keeps the states and outputs the previous
 /// output (or 0 when `zeroOutputForMask`); the previous output starts at 0.
+///
+/// In float32 inside an Interpreter (`packedWeights` given) the kernels are packed once for
+/// the packed-weight GEMM, and with several threads (`Runtime.threadCount`) the batch is
+/// split: each thread runs the whole time loop for its rows (batch rows are independent),
+/// so the steps need no synchronisation.
 enum RecurrentSequence {
     struct Result<T: RuntimeScalar> {
         var steps: Int
@@ -57,7 +63,8 @@ enum RecurrentSequence {
 
     static func run<T: RuntimeScalar>(_ node: Node, _ cell: RecurrentCell, _ x: RuntimeValue, parameterPrefix prefix: String,
                                       goBackwards: Bool, initialStates: [[T]], zeroOutputForMask: Bool,
-                                      masking: MaskSemantics = .keras, as type: T.Type) throws -> Result<T> {
+                                      masking: MaskSemantics = .keras, packedWeights cache: PackedWeightCache? = nil,
+                                      as type: T.Type) throws -> Result<T> {
         let input = x.tensor
         try requireRank(input, [3], node, what: "recurrent input [batch, time, features]")
         let (batch, steps, features) = (input.shape[0], input.shape[1], input.shape[2])
@@ -91,18 +98,39 @@ enum RecurrentSequence {
                              expected: "[\(batch), \(u)]", found: "\(s.count) values")
         }
 
-        // The kernels are read in place (no copy per call).
-        var xw = kernel.withScalars(as: T.self) { ks in
-            input.withScalars(as: T.self) { xs in
-                DenseKernels.gemmRows(xs, rows: batch * steps, inFeatures: features, weights: ks, units: gu, bias: inputBias)
+        // The kernels are read in place (no copy per call), or packed once (cached).
+        let rows = batch * steps
+        var xw: [T]
+        if let packed = try DenseKernels.packedKernel(node, prefix + "kernel", kernel, rows: rows, inFeatures: features,
+                                                      units: gu, context: contextFor(cache), as: T.self) {
+            // beta 0 writes every element: no zero fill first (megabytes per layer and call).
+            xw = input.withScalars(as: Float.self) { xs in
+                [T](unsafeUninitializedCapacity: rows * gu) { buffer, initialized in
+                    let c = UnsafeMutableRawPointer(buffer.baseAddress).map { $0.assumingMemoryBound(to: Float.self) }
+                    if let a = xs.baseAddress, let c {
+                        DenseKernels.withFloatBias(inputBias) { packed.gemm(a: a, rows: rows, lda: features, bias: $0, beta: 0, c: c, ldc: gu) }
+                    } else {
+                        buffer.initialize(repeating: 0)
+                    }
+                    initialized = rows * gu
+                }
+            }
+        } else {
+            xw = kernel.withScalars(as: T.self) { ks in
+                input.withScalars(as: T.self) { xs in
+                    DenseKernels.gemmRows(xs, rows: rows, inFeatures: features, weights: ks, units: gu, bias: inputBias)
+                }
             }
         }
+        let stepWeights = try PackedRecurrent.make(node, cell, prefix + "recurrentKernel", recurrent, units: u, cache: cache,
+                                                   as: T.self)
+        // Split the batch over threads when each part still has a step GEMM worth running.
+        let threads = stepWeights == nil ? 1 : Runtime.threadCount
+        let parts = batch >= 2 && steps * batch * u * gu >= 1 << 18 ? min(threads, batch) : 1
         var h = initialStates.first ?? [T](repeating: 0, count: batch * u)
         var c = initialStates.count > 1 ? initialStates[1] : [T](repeating: 0, count: batch * u)
         var previousOutput = [T](repeating: 0, count: batch * u)
         var sequence = [T](repeating: 0, count: cell.attributes.returnSequences ? batch * steps * u : 0)
-        let scratch = StepScratch<T>(batch: batch, units: u, gates: cell.gates)
-        defer { scratch.release() }
         recurrent.withScalars(as: T.self) { rp in
             xw.withUnsafeMutableBufferPointer { xp in
                 h.withUnsafeMutableBufferPointer { hp in
@@ -112,9 +140,19 @@ enum RecurrentSequence {
                                 let buffers = StepBuffers(xw: xp.baseAddress, recurrent: rp.baseAddress, h: hp.baseAddress,
                                                           c: cp.baseAddress, previousOutput: op.baseAddress,
                                                           sequence: sp.isEmpty ? nil : sp.baseAddress)
-                                runSteps(cell, buffers, scratch, batch: batch, steps: steps, goBackwards: goBackwards,
-                                         mask: x.mask, zeroOutputForMask: zeroOutputForMask, masking: masking,
-                                         peepholes: peepholes, recurrentBias: recurrentBias)
+                                let run = StepRun(cell: cell, steps: steps, goBackwards: goBackwards, mask: x.mask,
+                                                  zeroOutputForMask: zeroOutputForMask, masking: masking,
+                                                  peepholes: peepholes, recurrentBias: recurrentBias, weights: stepWeights)
+                                if parts <= 1 {
+                                    run.callAsFunction(buffers, batch: batch, firstRow: 0, threads: nil)
+                                } else {
+                                    DispatchQueue.concurrentPerform(iterations: parts) { i in
+                                        let b0 = batch * i / parts, b1 = batch * (i + 1) / parts
+                                        guard b1 > b0 else { return }
+                                        run.callAsFunction(buffers.rows(from: b0, units: u, gatesUnits: gu, steps: steps),
+                                                           batch: b1 - b0, firstRow: b0, threads: 1)
+                                    }
+                                }
                             }
                         }
                     }
@@ -125,8 +163,39 @@ enum RecurrentSequence {
         return Result(steps: steps, sequence: sequence, last: previousOutput, states: states)
     }
 
-    /// The arrays a sequence run works on, as base addresses (nil only when empty).
-    struct StepBuffers<T: RuntimeScalar> {
+    /// A context carrying only the packed-weight cache (for `DenseKernels.packedKernel`).
+    static func contextFor(_ cache: PackedWeightCache?) -> RuntimeContext {
+        var context = RuntimeContext()
+        context.packedWeights = cache
+        return context
+    }
+
+    /// One direction's time loop with everything but the buffers fixed, run on all rows or,
+    /// per thread, on a contiguous range of batch rows.
+    struct StepRun<T: RuntimeScalar>: Sendable {
+        var cell: RecurrentCell
+        var steps: Int
+        var goBackwards: Bool
+        var mask: [Bool]?
+        var zeroOutputForMask: Bool
+        var masking: MaskSemantics
+        var peepholes: [T]?
+        var recurrentBias: [T]?
+        var weights: PackedRecurrent?
+
+        /// Runs rows firstRow..<firstRow+batch (`buffers` already offset to firstRow).
+        func callAsFunction(_ buffers: StepBuffers<T>, batch: Int, firstRow: Int, threads: Int?) {
+            let scratch = StepScratch<T>(batch: batch, units: cell.attributes.units, gates: cell.gates)
+            defer { scratch.release() }
+            runSteps(cell, buffers, scratch, batch: batch, steps: steps, goBackwards: goBackwards, mask: mask,
+                     maskOffset: firstRow * steps, zeroOutputForMask: zeroOutputForMask, masking: masking,
+                     peepholes: peepholes, recurrentBias: recurrentBias, weights: weights, threads: threads)
+        }
+    }
+
+    /// The arrays a sequence run works on, as base addresses (nil only when empty). Rows of
+    /// different threads are disjoint.
+    struct StepBuffers<T: RuntimeScalar>: @unchecked Sendable {
         /// Input pre-activations [batch, steps, gates·units]; each step adds its recurrent part in place.
         var xw: UnsafeMutablePointer<T>?
         /// Recurrent kernel [units, gates·units].
@@ -136,6 +205,13 @@ enum RecurrentSequence {
         var previousOutput: UnsafeMutablePointer<T>?
         /// Outputs [batch, steps, units] (nil unless returnSequences).
         var sequence: UnsafeMutablePointer<T>?
+
+        /// The same buffers from batch row `b` on.
+        func rows(from b: Int, units u: Int, gatesUnits gu: Int, steps: Int) -> StepBuffers {
+            StepBuffers(xw: xw.map { $0 + b * steps * gu }, recurrent: recurrent, h: h.map { $0 + b * u },
+                        c: c.map { $0 + b * u }, previousOutput: previousOutput.map { $0 + b * u },
+                        sequence: sequence.map { $0 + b * steps * u })
+        }
     }
 
     /// Per-step work buffers, allocated once per run: new h and c [batch, units], the
@@ -158,9 +234,9 @@ enum RecurrentSequence {
     /// steps·gu) receive h·recurrentKernel by one GEMM with beta 1, then the gate functions
     /// run on contiguous gate blocks of each row.
     static func runSteps<T: RuntimeScalar>(_ cell: RecurrentCell, _ buffers: StepBuffers<T>, _ scratch: StepScratch<T>,
-                                           batch: Int, steps: Int, goBackwards: Bool, mask: [Bool]?,
+                                           batch: Int, steps: Int, goBackwards: Bool, mask: [Bool]?, maskOffset: Int = 0,
                                            zeroOutputForMask: Bool, masking: MaskSemantics, peepholes: [T]?,
-                                           recurrentBias: [T]?) {
+                                           recurrentBias: [T]?, weights: PackedRecurrent? = nil, threads: Int? = nil) {
         let u = cell.attributes.units, gu = cell.gates * u
         guard batch > 0, steps > 0, u > 0, let xw = buffers.xw, let recurrent = buffers.recurrent, let h = buffers.h,
               let c = buffers.c, let previousOutput = buffers.previousOutput else { return }
@@ -170,6 +246,19 @@ enum RecurrentSequence {
         @inline(__always) func apply(_ f: ActivationFunction, _ p: UnsafeMutablePointer<T>, _ count: Int) {
             Activations.apply(f, to: UnsafeMutableBufferPointer(start: p, count: count), rowLength: u)
         }
+        // a·B (+ beta·c) for the batch rows: B is `packed` or `columns` columns of the recurrent
+        // kernel from `b` on. One row on one thread stays on OpenBLAS' GEMV.
+        @inline(__always) func product(_ packed: PackedWeights?, _ a: UnsafeMutablePointer<T>, columns: Int,
+                                       _ b: UnsafePointer<T>, beta: T, _ out: UnsafeMutablePointer<T>, ldc: Int) {
+            if let packed, batch > 1 || threads == 1 {
+                packed.gemm(a: UnsafeRawPointer(a).assumingMemoryBound(to: Float.self), rows: batch, lda: u, bias: nil,
+                            beta: Float(beta), c: UnsafeMutableRawPointer(out).assumingMemoryBound(to: Float.self), ldc: ldc,
+                            threads: threads)
+            } else {
+                T.gemm(transA: false, transB: false, m: batch, n: columns, k: u, alpha: 1, a: a, lda: u, b: b, ldb: gu,
+                       beta: beta, c: out, ldc: ldc)
+            }
+        }
 
         for i in 0..<steps {
             let t = goBackwards ? steps - 1 - i : i
@@ -177,8 +266,7 @@ enum RecurrentSequence {
 
             switch cell.kind {
             case .simple:
-                T.gemm(transA: false, transB: false, m: batch, n: u, k: u, alpha: 1, a: h, lda: u, b: recurrent, ldb: gu,
-                       beta: 1, c: pre, ldc: ld)
+                product(weights?.full, h, columns: u, recurrent, beta: 1, pre, ldc: ld)
                 for b in 0..<batch {
                     let row = pre + b * ld
                     apply(act, row, u)
@@ -187,8 +275,7 @@ enum RecurrentSequence {
 
             case .lstm:
                 // Gate blocks [i | f | c | o] of each row.
-                T.gemm(transA: false, transB: false, m: batch, n: gu, k: u, alpha: 1, a: h, lda: u, b: recurrent, ldb: gu,
-                       beta: 1, c: pre, ldc: ld)
+                product(weights?.full, h, columns: gu, recurrent, beta: 1, pre, ldc: ld)
                 for b in 0..<batch {
                     let row = pre + b * ld, cb = c + b * u, ncb = newC + b * u, nhb = newH + b * u
                     if let p = peepholes {
@@ -212,8 +299,7 @@ enum RecurrentSequence {
             case .gru(let resetAfter):
                 // Gate blocks [z | r | h] of each row.
                 if resetAfter {
-                    T.gemm(transA: false, transB: false, m: batch, n: gu, k: u, alpha: 1, a: h, lda: u, b: recurrent, ldb: gu,
-                           beta: 0, c: rec, ldc: gu)
+                    product(weights?.full, h, columns: gu, recurrent, beta: 0, rec, ldc: gu)
                     if let rb = recurrentBias {
                         for b in 0..<batch { for j in 0..<gu { rec[b * gu + j] += rb[j] } }
                     }
@@ -225,16 +311,14 @@ enum RecurrentSequence {
                         apply(act, row + 2 * u, u)
                     }
                 } else {
-                    T.gemm(transA: false, transB: false, m: batch, n: 2 * u, k: u, alpha: 1, a: h, lda: u, b: recurrent, ldb: gu,
-                           beta: 1, c: pre, ldc: ld)
+                    product(weights?.gates, h, columns: 2 * u, recurrent, beta: 1, pre, ldc: ld)
                     for b in 0..<batch {
                         let row = pre + b * ld, hb = h + b * u, tb = temp + b * u
                         apply(gate, row, 2 * u)
                         for j in 0..<u { tb[j] = row[u + j] * hb[j] }
                     }
                     // (r ⊙ h) · U_h added to the candidate block.
-                    T.gemm(transA: false, transB: false, m: batch, n: u, k: u, alpha: 1, a: temp, lda: u,
-                           b: recurrent + 2 * u, ldb: gu, beta: 1, c: pre + 2 * u, ldc: ld)
+                    product(weights?.candidate, temp, columns: u, recurrent + 2 * u, beta: 1, pre + 2 * u, ldc: ld)
                     for b in 0..<batch { apply(act, pre + b * ld + 2 * u, u) }
                 }
                 for b in 0..<batch {
@@ -245,7 +329,7 @@ enum RecurrentSequence {
 
             // Masked rows keep their states and repeat the previous output (or output 0).
             for b in 0..<batch {
-                let present = mask.map { $0[b * steps + t] } ?? true
+                let present = mask.map { $0[maskOffset + b * steps + t] } ?? true
                 let k = b * u
                 if present {
                     (h + k).update(from: newH + k, count: u)
@@ -267,5 +351,28 @@ enum RecurrentSequence {
 
     @inline(__always) static func apply<T: RuntimeScalar>(_ f: ActivationFunction, _ v: inout [T], rowLength: Int) {
         v.withUnsafeMutableBufferPointer { Activations.apply(f, to: $0, rowLength: rowLength) }
+    }
+}
+
+/// A recurrent kernel [units, gates·units] packed for the step GEMMs (float32 inside an
+/// Interpreter): the whole matrix, or for GRU without resetAfter its [z | r] columns and its
+/// candidate columns apart (they multiply different left operands).
+struct PackedRecurrent: Sendable {
+    var full: PackedWeights?
+    var gates: PackedWeights?
+    var candidate: PackedWeights?
+
+    /// Nil when the packed GEMM does not apply (not float32, no cache, a matrix too large).
+    static func make<T: RuntimeScalar>(_ node: Node, _ cell: RecurrentCell, _ key: String, _ recurrent: Tensor, units u: Int,
+                                       cache: PackedWeightCache?, as type: T.Type) throws -> PackedRecurrent? {
+        let gu = cell.gates * u
+        guard T.self == Float.self, let cache, u > 0, PackedWeightCache.shouldPack(rows: u, columns: gu) else { return nil }
+        let name = node.name + "/" + key
+        if cell.kind == .gru(resetAfter: false) {
+            return PackedRecurrent(
+                gates: try cache.weights(name + "[z|r]", recurrent, rows: u, columns: gu, firstColumn: 0, width: 2 * u),
+                candidate: try cache.weights(name + "[h]", recurrent, rows: u, columns: gu, firstColumn: 2 * u, width: u))
+        }
+        return PackedRecurrent(full: try cache.weights(name, recurrent, rows: u, columns: gu))
     }
 }

@@ -22,18 +22,20 @@ enum MaskSemantics: Sendable {
 /// output) or `.dl4j` (DL4J's LSTMHelpers/SimpleRnn multiply the step's output and states by
 /// the mask: they become 0). Both agree on post-padded sequences.
 enum RecurrentKernels {
-    static func evaluate<T: RuntimeScalar>(_ node: Node, _ inputs: [RuntimeValue], as type: T.Type,
-                                           masking: MaskSemantics = .keras) throws -> [RuntimeValue] {
+    static func evaluate<T: RuntimeScalar>(_ node: Node, _ inputs: [RuntimeValue], context: RuntimeContext = RuntimeContext(),
+                                           as type: T.Type, masking: MaskSemantics = .keras) throws -> [RuntimeValue] {
         let x = try onlyInput(inputs, node)
         let initial = inputs.dropFirst().map { $0.tensor.converted(to: T.dtype).scalars(as: T.self) }
         switch node.op {
         case .simpleRNN, .lstm, .gru:
             let cell = try RecurrentCell(node.op, node: node)
             let run = try RecurrentSequence.run(node, cell, x, parameterPrefix: "", goBackwards: cell.attributes.goBackwards,
-                                                initialStates: initial, zeroOutputForMask: false, masking: masking, as: T.self)
+                                                initialStates: initial, zeroOutputForMask: false, masking: masking,
+                                                packedWeights: context.packedWeights, as: T.self)
             return try outputs(of: run, cell: cell, batch: x.tensor.shape[0], mask: x.mask)
         case .bidirectional(let a):
-            return try bidirectional(node, a, x, initialStates: initial, masking: masking, as: T.self)
+            return try bidirectional(node, a, x, initialStates: initial, masking: masking, packedWeights: context.packedWeights,
+                                     as: T.self)
         default:
             throw GraftError(.invalidArgument, "not a recurrent op: \(node.op.kindName)", location: node.name)
         }
@@ -62,7 +64,7 @@ enum RecurrentKernels {
     /// when the merge mode is none), then forward states, then backward states.
     static func bidirectional<T: RuntimeScalar>(_ node: Node, _ a: BidirectionalAttributes, _ x: RuntimeValue,
                                                 initialStates: [[T]], masking: MaskSemantics,
-                                                as type: T.Type) throws -> [RuntimeValue] {
+                                                packedWeights: PackedWeightCache? = nil, as type: T.Type) throws -> [RuntimeValue] {
         let cell = try RecurrentCell(a.layer, node: node)
         let attrs = cell.attributes
         let stateCount = cell.stateCount
@@ -73,10 +75,12 @@ enum RecurrentKernels {
         let zero = attrs.returnSequences
         let forward = try RecurrentSequence.run(node, cell, x, parameterPrefix: "forward/", goBackwards: attrs.goBackwards,
                                                 initialStates: Array(initialStates.prefix(stateCount)),
-                                                zeroOutputForMask: zero, masking: masking, as: T.self)
+                                                zeroOutputForMask: zero, masking: masking, packedWeights: packedWeights,
+                                                as: T.self)
         let backward = try RecurrentSequence.run(node, cell, x, parameterPrefix: "backward/", goBackwards: !attrs.goBackwards,
                                                  initialStates: Array(initialStates.dropFirst(stateCount)),
-                                                 zeroOutputForMask: zero, masking: masking, as: T.self)
+                                                 zeroOutputForMask: zero, masking: masking, packedWeights: packedWeights,
+                                                as: T.self)
         let batch = x.tensor.shape[0], u = attrs.units, steps = forward.steps
         var fwd: [T], bwd: [T], shape: [Int]
         if attrs.returnSequences {

@@ -1,10 +1,13 @@
+import CGEMM
+
 /// Element-wise exp, sigmoid and tanh over float32 buffers without a libm call per element,
 /// written as straight-line arithmetic that the compiler vectorises. exp: range reduction
 /// x = n·ln2 + r (|r| ≤ ln2/2, n by the round-to-nearest magic constant 1.5·2²³, ln2 split in
 /// two parts) and a degree-6 polynomial for e^r (the Cephes expf coefficients, relative
 /// error ≈ 1e-7), 2ⁿ built in the exponent bits. tanh: the odd polynomial of Cephes tanhf for
 /// |x| < 0.625, else 1 − 2/(e^{2|x|} + 1) with the sign restored. Results agree with libm to
-/// a few float32 ulps.
+/// a few float32 ulps. The buffer versions run CGEMM's AVX-512/AVX2 loops when the CPU has
+/// them: the same operations lane by lane, so the same bits (`VectorMathTests`).
 enum VectorMath {
     @inline(__always) static func exp(_ value: Float) -> Float {
         // Beyond these bounds e^x is 0 or +inf in float32 (kept finite here: ±88.7).
@@ -52,16 +55,25 @@ enum VectorMath {
 
     static func exp(_ x: UnsafeMutableBufferPointer<Float>) {
         guard let p = x.baseAddress else { return }
+        if graft_vexp(p, x.count) != 0 { return }
         for i in 0..<x.count { p[i] = exp(p[i]) }
     }
 
     static func sigmoid(_ x: UnsafeMutableBufferPointer<Float>) {
         guard let p = x.baseAddress else { return }
+        if graft_vsigmoid(p, x.count) != 0 { return }
         for i in 0..<x.count { p[i] = sigmoid(p[i]) }
     }
 
     static func tanh(_ x: UnsafeMutableBufferPointer<Float>) {
         guard let p = x.baseAddress else { return }
+        if graft_vtanh(p, x.count) != 0 { return }
         for i in 0..<x.count { p[i] = tanh(p[i]) }
+    }
+
+    /// The scalar loops alone (the reference the vector loops must match bit for bit).
+    static func scalarLoop(_ f: (Float) -> Float, _ x: UnsafeMutableBufferPointer<Float>) {
+        guard let p = x.baseAddress else { return }
+        for i in 0..<x.count { p[i] = f(p[i]) }
     }
 }

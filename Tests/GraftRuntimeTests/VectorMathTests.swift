@@ -36,6 +36,28 @@ final class VectorMathTests: XCTestCase {
         XCTAssertEqual(VectorMath.exp(-87), expf(-87), accuracy: 4e-7 * expf(-87))
     }
 
+    /// The buffer functions (AVX-512/AVX2 loops in CGEMM when the CPU has them) give the
+    /// scalar functions' bits, special values and ragged tails included.
+    func testBufferLoopsMatchScalarBitForBit() {
+        var values: [Float] = [.nan, .infinity, -.infinity, 0, -0.0, 1e-30, -1e-30, 0.625, -0.625, 88.8, -88, 100, -100]
+        var x: Float = -40
+        while x <= 40 { values.append(x); x += 0.0731 }
+        for count in [values.count, 1, 15, 17, 33] {
+            let input = Array(values.prefix(count))
+            for (name, vector, scalar) in [("exp", VectorMath.exp as (UnsafeMutableBufferPointer<Float>) -> Void, VectorMath.exp as (Float) -> Float),
+                                           ("sigmoid", VectorMath.sigmoid, VectorMath.sigmoid),
+                                           ("tanh", VectorMath.tanh, VectorMath.tanh)] {
+                var v = input, s = input
+                v.withUnsafeMutableBufferPointer { vector($0) }
+                s.withUnsafeMutableBufferPointer { VectorMath.scalarLoop(scalar, $0) }
+                for i in 0..<count {
+                    XCTAssertTrue(v[i].bitPattern == s[i].bitPattern || (v[i].isNaN && s[i].isNaN),
+                                  "\(name)(\(input[i])): \(v[i]) vs \(s[i])")
+                }
+            }
+        }
+    }
+
     func testThreadCountIsApplied() {
         let before = Runtime.threadCount
         Runtime.setThreadCount(1)

@@ -1,0 +1,53 @@
+#ifndef GRAFT_CGEMM_H
+#define GRAFT_CGEMM_H
+
+#include <stddef.h>
+
+/// Single-precision GEMM on a weight matrix packed once: C = A·B (+ bias) (+ beta·C).
+///
+/// B (K × N) is packed into column panels of GRAFT_GEMM_PANEL (32) columns, zero-padded past
+/// N, and K is cut into blocks of equal size ≤ 256: the slice (K block, panel j) holds its kc
+/// rows of the panel's 32 columns contiguously (k-major); the slices of one K block follow
+/// each other by panel, and the K blocks each other. A is M × K and C is M × N, both
+/// row-major with leading dimensions lda and ldc.
+///
+/// The microkernel is chosen at run time: AVX-512F (tiles of up to 12 rows × 32 columns),
+/// AVX2 + FMA (up to 6 rows × 16 columns) or portable C. Nothing here needs compiler flags:
+/// the vector code is compiled per function with target attributes.
+
+#define GRAFT_GEMM_PANEL 32
+
+/// Kernel variants. GRAFT_GEMM_AUTO picks the best the CPU supports.
+enum {
+    GRAFT_GEMM_AUTO = -1,
+    GRAFT_GEMM_PORTABLE = 0,
+    GRAFT_GEMM_AVX2 = 2,
+    GRAFT_GEMM_AVX512 = 3,
+};
+
+/// The best variant this CPU (and its OS) runs.
+int graft_gemm_best_variant(void);
+
+/// Whether `variant` can run on this CPU.
+int graft_gemm_variant_supported(int variant);
+
+/// Floats of the packed form of a K × N matrix.
+size_t graft_gemm_packed_count(long k, long n);
+
+/// Packs B into `packed` (graft_gemm_packed_count(k, n) floats, 64-byte aligned preferred).
+/// transposed = 0: element (kk, j) is b[kk·ldb + j] (K × N row-major, Dense's [in, out]);
+/// transposed = 1: element (kk, j) is b[j·ldb + kk] (N × K row-major).
+void graft_gemm_pack(const float *b, long ldb, int transposed, long k, long n, float *packed);
+
+/// C[0..<m, columns of panels panel_begin..<panel_end] = A·B + bias + beta·C.
+/// bias (length n, indexed by the column) may be NULL; beta 0 ignores C's old contents
+/// (NaN included). Columns ≥ n are never written. `variant` as above (AUTO allowed; an
+/// unsupported variant falls back to the best supported).
+void graft_gemm_packed(int variant, long m, long n, long k,
+                       const float *a, long lda, const float *packed,
+                       const float *bias, float beta, float *c, long ldc,
+                       long panel_begin, long panel_end);
+
+#include "cvmath.h"
+
+#endif
