@@ -47,6 +47,20 @@ final class FuzzRegressionTests: XCTestCase {
         }
     }
 
+    /// FuzzKerasH5's out-of-memory inputs of 2026-11-29 (Fuzz/findings/FuzzKerasH5-oom-root-header-*.h5):
+    /// the root group's object header claims a 4 GB / 8 GB chunk, which libhdf5 1.10 allocated
+    /// inside H5Fopen. The root header is now checked before libhdf5 opens the file.
+    func testRootHeaderChunkSizeIsRefusedBeforeOpen() throws {
+        let findings = Self.fixtures.deletingLastPathComponent().appendingPathComponent("Fuzz/findings")
+        for name in ["FuzzKerasH5-oom-root-header-4G.h5", "FuzzKerasH5-oom-root-header-8G.h5"] {
+            let path = findings.appendingPathComponent(name).path
+            XCTAssertThrowsError(try KerasReader.read(path: path), name) { error in
+                XCTAssertEqual((error as? GraftError)?.kind, .malformed, "\(name): \(error)")
+                XCTAssertEqual((error as? GraftError)?.location, "/", "\(name): \(error)")
+            }
+        }
+    }
+
     /// FuzzKerasH5's hang (Fuzz/findings/FuzzKerasH5-hang-H5HG.h5, kept whole: too many changed
     /// bytes to patch): a global heap collection whose object list libhdf5 1.10 walks forever in
     /// H5Aread → H5T__conv_vlen → H5HG_read. The global-heap pre-check refuses it first.

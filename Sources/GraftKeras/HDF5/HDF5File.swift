@@ -44,6 +44,11 @@ public final class HDF5File: @unchecked Sendable {
                 try HDF5LocalHeapCheck.checkHeap(raw, at: offset, path: path)
             }
         }
+        // libhdf5 loads the root group's object header while it opens the file, trusting the
+        // header's chunk sizes (a lying one made it allocate gigabytes): check it first.
+        if let check = HDF5ObjectHeaderCheck(raw: raw, path: path), let root = check.rootHeaderAddress {
+            try check.check(headerAt: root, location: "/")
+        }
         self.contents = contents
         let fid = graft_h5_open_readonly(path)
         guard fid >= 0 else {

@@ -60,7 +60,21 @@ struct HDF5ObjectHeaderCheck {
         guard [2, 4, 8].contains(widths.0), [2, 4, 8].contains(widths.1) else { return nil }
         base = at
         (offsetSize, lengthSize) = widths
+        // The root group's object header address: in superblocks 0/1 inside the root symbol
+        // table entry (after 24 or 28 fixed bytes, four addresses and the entry's link name
+        // offset); in superblocks 2/3 the fourth address after 12 fixed bytes.
+        let rootField = version >= 2 ? at + 12 + 3 * widths.0 : at + (version == 0 ? 24 : 28) + 5 * widths.0
+        if rootField + widths.0 <= raw.count {
+            var address: UInt64 = 0
+            for k in (0..<widths.0).reversed() { address = address << 8 | UInt64(raw[rootField + k]) }
+            rootHeaderAddress = address
+        } else {
+            rootHeaderAddress = nil
+        }
     }
+
+    /// The root group's object header address from the superblock (nil when the superblock is cut short).
+    let rootHeaderAddress: UInt64?
 
     // MARK: Reading
 
