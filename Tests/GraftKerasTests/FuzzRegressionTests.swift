@@ -61,6 +61,19 @@ final class FuzzRegressionTests: XCTestCase {
         }
     }
 
+    /// FuzzKerasH5's heap-buffer-overflow of 2026-11-29 10:07 (Fuzz/findings/FuzzKerasH5-overflow-vlen-size.h5):
+    /// a variable-length string attribute whose datatype declares 8-byte elements; libhdf5 1.10
+    /// sizes the attribute's data by that and H5Aread copies 16 bytes an element (the on-disk
+    /// size it sets when opening). The header check refuses the declared size first.
+    func testVariableLengthAttributeSmallerThanOnDiskIsRefused() throws {
+        let path = Self.fixtures.deletingLastPathComponent().appendingPathComponent("Fuzz/findings/FuzzKerasH5-overflow-vlen-size.h5").path
+        XCTAssertThrowsError(try KerasReader.read(path: path)) { error in
+            XCTAssertEqual((error as? GraftError)?.kind, .malformed, "\(error)")
+            XCTAssertEqual((error as? GraftError)?.field, "datatype size", "\(error)")
+            XCTAssertTrue("\(error)".contains("variable-length element on disk"), "\(error)")
+        }
+    }
+
     /// FuzzKerasH5's hang (Fuzz/findings/FuzzKerasH5-hang-H5HG.h5, kept whole: too many changed
     /// bytes to patch): a global heap collection whose object list libhdf5 1.10 walks forever in
     /// H5Aread → H5T__conv_vlen → H5HG_read. The global-heap pre-check refuses it first.

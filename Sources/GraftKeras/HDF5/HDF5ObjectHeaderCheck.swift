@@ -227,6 +227,12 @@ struct HDF5ObjectHeaderCheck {
         // in-memory size) and decodes variable-length elements at their on-disk size.
         let declaredSize = Int(uint(datatypePosition + 4, 4))
         let elementSize = variableLength ? 4 + offsetSize + 4 : declaredSize
+        // When the attribute is opened, libhdf5 resizes a variable-length type to its on-disk
+        // element size and reads the data at that size from a buffer sized by the declared one.
+        if variableLength, declaredSize < elementSize {
+            throw refuse("datatype size", expected: "at least \(elementSize) bytes (a variable-length element on disk)",
+                         found: "\(declaredSize) bytes")
+        }
         let points = try dataspacePoints(dataspacePosition, dataspaceSize, refuse)
         let (bytes, overflow) = points.multipliedReportingOverflow(by: max(elementSize, declaredSize))
         guard !overflow, bytes <= end - dataPosition else {
