@@ -45,7 +45,7 @@ for h in "$@"; do
     artifacts=$work/artifacts/$h
     mkdir -p "$corpus" "$artifacts"
     stamp=$(date -u +%Y%m%dT%H%M%SZ)
-    log=$work/logs/$h-$stamp.log
+    log=$work/logs/$h-$stamp-$$.log   # the PID: two runs started in the same second keep their own logs
     before=$(ls "$artifacts" 2>/dev/null | wc -l)
     start=$(date +%s)
     nice -n "$nice" "$bin/$h" "$corpus" -max_total_time="$seconds" $runs -timeout="$alarm" -report_slow_units="$limit" -rss_limit_mb=2048 \
