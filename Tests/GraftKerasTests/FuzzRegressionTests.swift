@@ -74,6 +74,17 @@ final class FuzzRegressionTests: XCTestCase {
         }
     }
 
+    /// FuzzKerasH5's out-of-memory of 2026-11-29 10:18 (Fuzz/findings/FuzzKerasH5-oom-superblock-short.h5):
+    /// a 38-byte file, a version 0 superblock cut short; libhdf5 1.10 reallocated 2.6 GB for it
+    /// in H5F__super_read. A superblock the file ends inside is refused before libhdf5 opens it.
+    func testShortSuperblockIsRefusedBeforeOpen() throws {
+        let path = Self.fixtures.deletingLastPathComponent().appendingPathComponent("Fuzz/findings/FuzzKerasH5-oom-superblock-short.h5").path
+        XCTAssertThrowsError(try KerasReader.read(path: path)) { error in
+            XCTAssertEqual((error as? GraftError)?.kind, .malformed, "\(error)")
+            XCTAssertEqual((error as? GraftError)?.location, "superblock", "\(error)")
+        }
+    }
+
     /// FuzzKerasH5's hang (Fuzz/findings/FuzzKerasH5-hang-H5HG.h5, kept whole: too many changed
     /// bytes to patch): a global heap collection whose object list libhdf5 1.10 walks forever in
     /// H5Aread → H5T__conv_vlen → H5HG_read. The global-heap pre-check refuses it first.

@@ -46,9 +46,14 @@ public final class HDF5File: @unchecked Sendable {
         }
         // libhdf5 loads the root group's object header while it opens the file, trusting the
         // header's chunk sizes (a lying one made it allocate gigabytes): check it first.
-        if let check = HDF5ObjectHeaderCheck(raw: raw, path: path), let root = check.rootHeaderAddress {
-            try check.check(headerAt: root, location: "/")
+        // A superblock this check cannot read, or one the file ends inside, is refused too: libhdf5
+        // sizes its reads from such a superblock's fields (a 38-byte file made it allocate 2.6 GB).
+        guard let check = HDF5ObjectHeaderCheck(raw: raw, path: path), let root = check.rootHeaderAddress else {
+            throw GraftError(.malformed, "HDF5 superblock is unsupported or cut short", file: path, location: "superblock",
+                             expected: "a whole version 0-3 superblock with 2, 4 or 8-byte addresses and lengths",
+                             found: "\(raw.count) bytes in the file")
         }
+        try check.check(headerAt: root, location: "/")
         self.contents = contents
         let fid = graft_h5_open_readonly(path)
         guard fid >= 0 else {

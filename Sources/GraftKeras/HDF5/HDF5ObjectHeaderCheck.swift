@@ -64,7 +64,10 @@ struct HDF5ObjectHeaderCheck {
         // table entry (after 24 or 28 fixed bytes, four addresses and the entry's link name
         // offset); in superblocks 2/3 the fourth address after 12 fixed bytes.
         let rootField = version >= 2 ? at + 12 + 3 * widths.0 : at + (version == 0 ? 24 : 28) + 5 * widths.0
-        if rootField + widths.0 <= raw.count {
+        // The whole superblock: versions 0/1 end with the root entry's cache type, reserved
+        // word and 16-byte scratch pad; versions 2/3 with a 4-byte checksum.
+        let superblockEnd = version >= 2 ? rootField + widths.0 + 4 : rootField + widths.0 + 24
+        if superblockEnd <= raw.count {
             var address: UInt64 = 0
             for k in (0..<widths.0).reversed() { address = address << 8 | UInt64(raw[rootField + k]) }
             rootHeaderAddress = address
@@ -73,7 +76,7 @@ struct HDF5ObjectHeaderCheck {
         }
     }
 
-    /// The root group's object header address from the superblock (nil when the superblock is cut short).
+    /// The root group's object header address from the superblock (nil when the file ends inside the superblock).
     let rootHeaderAddress: UInt64?
 
     // MARK: Reading
