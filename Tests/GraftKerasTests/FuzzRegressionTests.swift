@@ -85,6 +85,17 @@ final class FuzzRegressionTests: XCTestCase {
         }
     }
 
+    /// FuzzKerasH5's negative-size memcpy of 2026-11-29 10:40 (Fuzz/findings/FuzzKerasH5-local-heap-size.h5):
+    /// a local heap whose data segment follows its header declares 2^64 - 1 bytes; libhdf5 1.10
+    /// loaded header and segment as one piece and copied -1 bytes (heap corruption without ASan).
+    func testLocalHeapSegmentPastTheFileIsRefused() throws {
+        let path = Self.fixtures.deletingLastPathComponent().appendingPathComponent("Fuzz/findings/FuzzKerasH5-local-heap-size.h5").path
+        XCTAssertThrowsError(try KerasReader.read(path: path)) { error in
+            XCTAssertEqual((error as? GraftError)?.kind, .malformed, "\(error)")
+            XCTAssertEqual((error as? GraftError)?.field, "data segment size", "\(error)")
+        }
+    }
+
     /// FuzzKerasH5's hang (Fuzz/findings/FuzzKerasH5-hang-H5HG.h5, kept whole: too many changed
     /// bytes to patch): a global heap collection whose object list libhdf5 1.10 walks forever in
     /// H5Aread → H5T__conv_vlen → H5HG_read. The global-heap pre-check refuses it first.

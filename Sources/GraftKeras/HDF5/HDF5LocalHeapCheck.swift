@@ -19,10 +19,20 @@ enum HDF5LocalHeapCheck {
 
     static func checkHeap(_ raw: UnsafeRawBufferPointer, at start: Int, path: String) throws {
         let size = HDF5RawScan.u64(raw, start + 8), head = HDF5RawScan.u64(raw, start + 16), address = HDF5RawScan.u64(raw, start + 24)
-        // Not a plausible heap (or a segment outside the file, which libhdf5 refuses itself).
-        guard size <= UInt64(raw.count), address <= UInt64(raw.count) - size else { return }
-        let segment = Int(address), segmentSize = Int(size)
         let location = "local heap at offset \(start)"
+        guard size <= UInt64(raw.count), address <= UInt64(raw.count) - size else {
+            // A segment right after its header is loaded by libhdf5 as one piece of header +
+            // size bytes without comparing the size with the file (a size of 2^64 - 1 made it
+            // copy -1 bytes): refused here. A segment elsewhere outside the file libhdf5 refuses
+            // itself, and anything else is not a plausible heap (e.g. "HEAP" inside weights).
+            if address == UInt64(start + room) {
+                throw GraftError(.malformed, "local heap data segment reaches past the end of the file", file: path,
+                                 location: location, field: "data segment size",
+                                 expected: "at most \(raw.count - start - room) bytes", found: "\(size)")
+            }
+            return
+        }
+        let segment = Int(address), segmentSize = Int(size)
         var next = head
         var steps = 0
         while next != 1 && next != UInt64.max {
