@@ -47,63 +47,47 @@ final class FuzzRegressionTests: XCTestCase {
         }
     }
 
-    /// FuzzKerasH5's out-of-memory inputs of 2026-11-29 (Fuzz/findings/FuzzKerasH5-oom-root-header-*.h5):
-    /// the root group's object header claims a 4 GB / 8 GB chunk, which libhdf5 1.10 allocated
-    /// inside H5Fopen. The root header is now checked before libhdf5 opens the file.
-    func testRootHeaderChunkSizeIsRefusedBeforeOpen() throws {
+    /// What a kept input's error must name.
+    enum Expected {
+        case location(String)
+        case field(String)
+        case text(String)
+    }
+
+    /// Inputs kept whole in Fuzz/findings/ (too many changed bytes to patch a fixture), each a
+    /// libhdf5 1.10 defect that Graft's checks now refuse before libhdf5 reads the bytes.
+    static let keptInputs: [(file: String, expected: Expected)] = [
+        // Out-of-memory inside H5Fopen: the root group's object header claims a 4 GB / 8 GB
+        // chunk; the root header is checked before libhdf5 opens the file.
+        ("FuzzKerasH5-oom-root-header-4G.h5", .location("/")),
+        ("FuzzKerasH5-oom-root-header-8G.h5", .location("/")),
+        // Heap-buffer-overflow in H5A__read: a variable-length string attribute declaring 15-byte
+        // elements; libhdf5 sizes the data by that and copies 16 bytes an element (its on-disk size).
+        ("FuzzKerasH5-overflow-vlen-size.h5", .field("datatype size")),
+        // Out-of-memory in H5F__super_read: a 38-byte file ending inside a version 0 superblock
+        // (a 2.6 GB realloc); a superblock the file ends inside is refused before libhdf5 opens it.
+        ("FuzzKerasH5-oom-superblock-short.h5", .location("superblock")),
+        // Negative-size memcpy in H5HL_protect: a local heap whose data segment follows its
+        // header declares 2^64 - 1 bytes (heap corruption without ASan).
+        ("FuzzKerasH5-local-heap-size.h5", .field("data segment size")),
+        // Hang in H5Aread → H5T__conv_vlen → H5HG_read: a global heap collection whose object
+        // list libhdf5 walks forever; the global-heap pre-check refuses it.
+        ("FuzzKerasH5-hang-H5HG.h5", .text("global heap")),
+    ]
+
+    func testKeptFuzzerInputsAreRefused() throws {
         let findings = Self.fixtures.deletingLastPathComponent().appendingPathComponent("Fuzz/findings")
-        for name in ["FuzzKerasH5-oom-root-header-4G.h5", "FuzzKerasH5-oom-root-header-8G.h5"] {
-            let path = findings.appendingPathComponent(name).path
-            XCTAssertThrowsError(try KerasReader.read(path: path), name) { error in
-                XCTAssertEqual((error as? GraftError)?.kind, .malformed, "\(name): \(error)")
-                XCTAssertEqual((error as? GraftError)?.location, "/", "\(name): \(error)")
+        for (file, expected) in Self.keptInputs {
+            let path = findings.appendingPathComponent(file).path
+            XCTAssertThrowsError(try KerasReader.read(path: path), file) { error in
+                guard let graftError = error as? GraftError else { return XCTFail("\(file): \(error)") }
+                XCTAssertEqual(graftError.kind, .malformed, "\(file): \(error)")
+                switch expected {
+                case .location(let location): XCTAssertEqual(graftError.location, location, "\(file): \(error)")
+                case .field(let field): XCTAssertEqual(graftError.field, field, "\(file): \(error)")
+                case .text(let text): XCTAssertTrue("\(error)".contains(text), "\(file): \(error)")
+                }
             }
-        }
-    }
-
-    /// FuzzKerasH5's heap-buffer-overflow of 2026-11-29 10:07 (Fuzz/findings/FuzzKerasH5-overflow-vlen-size.h5):
-    /// a variable-length string attribute whose datatype declares 8-byte elements; libhdf5 1.10
-    /// sizes the attribute's data by that and H5Aread copies 16 bytes an element (the on-disk
-    /// size it sets when opening). The header check refuses the declared size first.
-    func testVariableLengthAttributeSmallerThanOnDiskIsRefused() throws {
-        let path = Self.fixtures.deletingLastPathComponent().appendingPathComponent("Fuzz/findings/FuzzKerasH5-overflow-vlen-size.h5").path
-        XCTAssertThrowsError(try KerasReader.read(path: path)) { error in
-            XCTAssertEqual((error as? GraftError)?.kind, .malformed, "\(error)")
-            XCTAssertEqual((error as? GraftError)?.field, "datatype size", "\(error)")
-            XCTAssertTrue("\(error)".contains("variable-length element on disk"), "\(error)")
-        }
-    }
-
-    /// FuzzKerasH5's out-of-memory of 2026-11-29 10:18 (Fuzz/findings/FuzzKerasH5-oom-superblock-short.h5):
-    /// a 38-byte file, a version 0 superblock cut short; libhdf5 1.10 reallocated 2.6 GB for it
-    /// in H5F__super_read. A superblock the file ends inside is refused before libhdf5 opens it.
-    func testShortSuperblockIsRefusedBeforeOpen() throws {
-        let path = Self.fixtures.deletingLastPathComponent().appendingPathComponent("Fuzz/findings/FuzzKerasH5-oom-superblock-short.h5").path
-        XCTAssertThrowsError(try KerasReader.read(path: path)) { error in
-            XCTAssertEqual((error as? GraftError)?.kind, .malformed, "\(error)")
-            XCTAssertEqual((error as? GraftError)?.location, "superblock", "\(error)")
-        }
-    }
-
-    /// FuzzKerasH5's negative-size memcpy of 2026-11-29 10:40 (Fuzz/findings/FuzzKerasH5-local-heap-size.h5):
-    /// a local heap whose data segment follows its header declares 2^64 - 1 bytes; libhdf5 1.10
-    /// loaded header and segment as one piece and copied -1 bytes (heap corruption without ASan).
-    func testLocalHeapSegmentPastTheFileIsRefused() throws {
-        let path = Self.fixtures.deletingLastPathComponent().appendingPathComponent("Fuzz/findings/FuzzKerasH5-local-heap-size.h5").path
-        XCTAssertThrowsError(try KerasReader.read(path: path)) { error in
-            XCTAssertEqual((error as? GraftError)?.kind, .malformed, "\(error)")
-            XCTAssertEqual((error as? GraftError)?.field, "data segment size", "\(error)")
-        }
-    }
-
-    /// FuzzKerasH5's hang (Fuzz/findings/FuzzKerasH5-hang-H5HG.h5, kept whole: too many changed
-    /// bytes to patch): a global heap collection whose object list libhdf5 1.10 walks forever in
-    /// H5Aread → H5T__conv_vlen → H5HG_read. The global-heap pre-check refuses it first.
-    func testGlobalHeapHangIsRefused() throws {
-        let path = Self.fixtures.deletingLastPathComponent().appendingPathComponent("Fuzz/findings/FuzzKerasH5-hang-H5HG.h5").path
-        XCTAssertThrowsError(try KerasReader.read(path: path)) { error in
-            XCTAssertEqual((error as? GraftError)?.kind, .malformed, "\(error)")
-            XCTAssertTrue("\(error)".contains("global heap"), "\(error)")
         }
     }
 }
