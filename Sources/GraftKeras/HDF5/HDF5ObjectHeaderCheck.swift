@@ -67,17 +67,15 @@ struct HDF5ObjectHeaderCheck {
         // The whole superblock: versions 0/1 end with the root entry's cache type, reserved
         // word and 16-byte scratch pad; versions 2/3 with a 4-byte checksum.
         let superblockEnd = version >= 2 ? rootField + widths.0 + 4 : rootField + widths.0 + 24
-        if superblockEnd <= raw.count {
-            var address: UInt64 = 0
-            for k in (0..<widths.0).reversed() { address = address << 8 | UInt64(raw[rootField + k]) }
-            rootHeaderAddress = address
-        } else {
-            rootHeaderAddress = nil
-        }
+        rootHeaderField = superblockEnd <= raw.count ? rootField : nil
     }
 
+    /// Where the superblock holds the root group's object header address (nil when the file
+    /// ends inside the superblock).
+    private let rootHeaderField: Int?
+
     /// The root group's object header address from the superblock (nil when the file ends inside the superblock).
-    let rootHeaderAddress: UInt64?
+    var rootHeaderAddress: UInt64? { rootHeaderField.map { uint($0, offsetSize) } }
 
     // MARK: Reading
 
