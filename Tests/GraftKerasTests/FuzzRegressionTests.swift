@@ -80,6 +80,12 @@ final class FuzzRegressionTests: XCTestCase {
         // 3840 bytes (under the 4096 the whole-file scan takes as a real collection) with a
         // free-space object of size 0; refused where a variable-length attribute references it.
         ("FuzzKerasH5-hang-open.h5", .text("objects that fit the global heap collection")),
+        // Heap-buffer-overflows in H5Aget_type → H5T_copy_reopen (memcpy of enumeration values)
+        // and H5Aexists → strdup (an enumeration member name): a string attribute's datatype
+        // turned into an enumeration of 1 / 254 members within its 20 bytes; every datatype is
+        // now decoded by its class's layout against the bytes it may use.
+        ("FuzzKerasH5-overflow-enum-values.h5", .text("enumeration member name")),
+        ("FuzzKerasH5-overflow-enum-names.h5", .text("enumeration member name")),
     ]
 
     func testKeptFuzzerInputsAreRefused() throws {

@@ -1,7 +1,7 @@
 import Foundation
 import GraftCore
 
-/// A structural check of one object header's attribute and symbol table messages, made on the
+/// A structural check of one object header's attribute, datatype and symbol table messages, made on the
 /// file's bytes before libhdf5 decodes any of them (`H5Aexists`, `H5Aopen`, `H5Aread`, and the
 /// link lookups that load a group's local heap).
 ///
@@ -38,6 +38,7 @@ struct HDF5ObjectHeaderCheck {
 
     static let continuationMessage = 0x10
     static let attributeMessage = 0x0C
+    static let datatypeMessage = 0x03
     static let symbolTableMessage = 0x11
     /// More chunks than any real header has; a header whose continuations loop stops here.
     static let maximumChunks = 4096
@@ -179,6 +180,12 @@ struct HDF5ObjectHeaderCheck {
                                expected: "each chunk once", found: "address \(address) again")
                 }
                 if chunkRange.1 > chunkRange.0 { chunks.append(chunkRange) }
+            } else if type == Self.datatypeMessage, messageFlags & 0x02 == 0 {
+                // (A shared datatype message holds a reference, not the datatype.)
+                try datatypeLength(body, body + size) { field, expected, found in
+                    fail("datatype message is inconsistent", at: "\(location) (datatype message at offset \(body))",
+                         field: field, expected: expected, found: found)
+                }
             } else if type == Self.symbolTableMessage {
                 try checkSymbolTable(body, size, location: location)
             } else if type == Self.attributeMessage, messageFlags & 0x02 == 0 {
@@ -251,6 +258,7 @@ struct HDF5ObjectHeaderCheck {
         guard datatypeSize >= 8 else {
             throw refuse("datatype size", expected: "at least 8 bytes", found: "\(datatypeSize) bytes")
         }
+        try datatypeLength(datatypePosition, datatypePosition + datatypeSize) { refuse($0, expected: $1, found: $2) }
         let typeClass = Int(raw[datatypePosition] & 0x0F)
         let variableLength = typeClass == 9
         if variableLength, datatypeSize < 16 {
