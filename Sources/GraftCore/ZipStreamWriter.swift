@@ -75,6 +75,7 @@ extension ZipWriter {
         guard fd >= 0 else {
             throw GraftError(.io, "cannot create the zip archive: \(String(cString: strerror(errno)))", file: path)
         }
+        var isOpen = true
         do {
             let file = ZipOutputFile(fd: fd)
             var directory: [ZipCentralRecord] = []
@@ -87,13 +88,13 @@ extension ZipWriter {
                 }
             }
             try file.finish(directory)
-            let closed = close(fd)
-            guard closed == 0 else { throw GraftError(.io, "cannot finish the zip archive: \(String(cString: strerror(errno)))") }
+            isOpen = false
+            guard close(fd) == 0 else { throw GraftError(.io, "cannot finish the zip archive: \(String(cString: strerror(errno)))") }
             guard rename(temp, path) == 0 else {
                 throw GraftError(.io, "cannot move the zip archive into place: \(String(cString: strerror(errno)))")
             }
         } catch {
-            close(fd)  // EBADF when already closed: harmless
+            if isOpen { close(fd) }
             unlink(temp)
             if let failure = error as? GraftError { throw failure.inFile(path) }
             throw GraftError(.io, "cannot write the zip archive: \(error)", file: path)
