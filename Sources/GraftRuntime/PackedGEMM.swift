@@ -186,6 +186,8 @@ final class PackedWeightCache: @unchecked Sendable {
     }
 
     private var entries: [String: Entry] = [:]
+    /// Other packed forms (the fused LSTM step's), by key, with their source storage.
+    private var objects: [String: (source: TensorStorage, object: AnyObject?)] = [:]
     private var mutex = pthread_mutex_t()
 
     init() { pthread_mutex_init(&mutex, nil) }
@@ -204,6 +206,17 @@ final class PackedWeightCache: @unchecked Sendable {
         let w = try PackedWeights(kernel: tensor, rows: rows, columns: columns, firstColumn: firstColumn, width: width)
         entries[key] = Entry(source: tensor.storage, weights: w)
         return w
+    }
+
+    /// The object `make` builds from `tensor`, made once per key and source storage (nil
+    /// results are remembered too).
+    func cachedObject<O: AnyObject>(_ key: String, _ tensor: Tensor, _ make: () throws -> O?) rethrows -> O? {
+        pthread_mutex_lock(&mutex)
+        defer { pthread_mutex_unlock(&mutex) }
+        if let e = objects[key], e.source === tensor.storage { return e.object as? O }
+        let o = try make()
+        objects[key] = (tensor.storage, o)
+        return o
     }
 
     /// Whether a [rows, columns] float matrix is small enough to pack.
