@@ -110,13 +110,13 @@ public final class PackedWeights: @unchecked Sendable {
         let (k, n) = (rows, columns)
         if panels >= 2 * parts || panels >= m {
             // Contiguous panel ranges per thread.
-            DispatchQueue.concurrentPerform(iterations: parts) { i in
+            ParallelWork.parts(parts) { i in
                 let begin = panels * i / parts, end = panels * (i + 1) / parts
                 graft_gemm_packed(v, m, n, k, o.a, lda, o.packed, o.bias, beta, o.c, ldc, begin, end)
             }
         } else {
             // Few panels, many rows: contiguous row ranges.
-            DispatchQueue.concurrentPerform(iterations: parts) { i in
+            ParallelWork.parts(parts) { i in
                 let begin = m * i / parts, end = m * (i + 1) / parts
                 guard end > begin else { return }
                 graft_gemm_packed(v, end - begin, n, k, o.a + begin * lda, lda, o.packed, o.bias, beta,

@@ -146,7 +146,7 @@ enum RecurrentSequence {
                                 if parts <= 1 {
                                     run.callAsFunction(buffers, batch: batch, firstRow: 0, threads: nil)
                                 } else {
-                                    DispatchQueue.concurrentPerform(iterations: parts) { i in
+                                    ParallelWork.parts(parts) { i in
                                         let b0 = batch * i / parts, b1 = batch * (i + 1) / parts
                                         guard b1 > b0 else { return }
                                         run.callAsFunction(buffers.rows(from: b0, units: u, gatesUnits: gu, steps: steps),

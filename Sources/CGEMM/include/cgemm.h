@@ -50,5 +50,6 @@ void graft_gemm_packed(int variant, long m, long n, long k,
 
 #include "cvmath.h"
 #include "clstm.h"
+#include "cpool.h"
 
 #endif
