@@ -1,6 +1,6 @@
 // The worker pool of include/cpool.h. One job at a time (a try-lock): the caller publishes
 // (body, context), then the job's epoch and part count in one atomic word `state`, bumps
-// `epoch` (the futex word) and wakes sleepers. Workers 1..<parts run their part and
+// `epoch` (the futex word) and wakes sleepers. Workers 1...parts run parts 0..<parts and
 // decrement `pending`; the caller publishes the next job only when `pending` is 0, so body
 // and context are never rewritten while a worker may still read them, and a worker outside
 // a job reads only `state`.
@@ -10,6 +10,7 @@
 #include <sched.h>
 #include <stdatomic.h>
 #include <limits.h>
+#include <time.h>
 
 #if defined(__linux__)
 #include <linux/futex.h>
@@ -26,17 +27,20 @@
 #endif
 
 #define MAX_WORKERS 63
-/// A worker waiting for the next job spins this many pauses, then yields its CPU this many
-/// times (other runnable threads go first), then sleeps on the futex.
-#define WORKER_SPINS 2000
-#define WORKER_YIELDS 1000
+/// A worker waiting for the next job, and the caller waiting for the workers, spin this long
+/// (most gaps between the parallel sections of one forward pass are shorter), then sleep on
+/// a futex. Short and without sched_yield: on a machine shared with other work, a thread
+/// that spins or yields long loses its scheduling priority, where one woken from a futex
+/// runs at once.
+#define SPIN_NS 20000
 
 static atomic_int busy;
 static atomic_uint epoch;
 /// epoch << 32 | parts of the current job.
 static _Atomic unsigned long long state;
 static atomic_int sleepers;
-static atomic_long pending;
+static atomic_uint pending;
+static atomic_int caller_sleeping;
 static long workers;  // created so far (only the caller holding `busy` changes it)
 static pthread_mutex_t create_lock = PTHREAD_MUTEX_INITIALIZER;
 
@@ -60,6 +64,12 @@ static void futex_wake_all(atomic_uint *address) {
 #endif
 }
 
+static long long now_ns(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (long long)t.tv_sec * 1000000000LL + t.tv_nsec;
+}
+
 /// The epoch at each worker's creation (written before pthread_create): the first job it
 /// must run is the next one, even when the caller publishes it before the thread starts.
 static unsigned initial_epoch[MAX_WORKERS + 1];
@@ -69,28 +79,31 @@ static void *worker_main(void *argument) {
     unsigned seen = initial_epoch[index];
     for (;;) {
         unsigned long long now;
+        long long started = now_ns(), waited = 0;
         int spins = 0;
         while ((unsigned)((now = atomic_load_explicit(&state, memory_order_acquire)) >> 32) == seen) {
-            spins++;
-            if (spins < WORKER_SPINS) { CPU_RELAX(); continue; }
-            if (spins < WORKER_SPINS + WORKER_YIELDS) { sched_yield(); continue; }
+            if (++spins % 64 == 0) waited = now_ns() - started;
+            if (waited < SPIN_NS) { CPU_RELAX(); continue; }
             atomic_fetch_add(&sleepers, 1);
             if (atomic_load(&epoch) == seen) futex_wait(&epoch, seen);
             atomic_fetch_sub(&sleepers, 1);
-            spins = 0;
+            started = now_ns();
+            waited = 0;
         }
         seen = (unsigned)(now >> 32);
-        if (index < (long)(now & 0xffffffffu)) {
-            job_body(job_context, index);
-            atomic_fetch_sub_explicit(&pending, 1, memory_order_release);
+        if (index <= (long)(now & 0xffffffffu)) {
+            job_body(job_context, index - 1);
+            // The last part done wakes the caller if it went to sleep (seq_cst: pairs with
+            // the caller's caller_sleeping = 1 then pending check).
+            if (atomic_fetch_sub(&pending, 1) == 1 && atomic_load(&caller_sleeping)) futex_wake_all(&pending);
         }
     }
     return NULL;
 }
 
-/// Makes sure workers 1..<parts exist; false when a thread cannot be created.
+/// Makes sure workers 1...parts exist; false when a thread cannot be created.
 static int ensure_workers(long parts) {
-    long wanted = parts - 1 < MAX_WORKERS ? parts - 1 : MAX_WORKERS;
+    long wanted = parts < MAX_WORKERS ? parts : MAX_WORKERS;
     if (workers >= wanted) return 1;
     pthread_mutex_lock(&create_lock);
     int ok = 1;
@@ -114,21 +127,25 @@ int graft_pool_run(long parts, graft_pool_body body, void *context) {
         if (parts == 1) body(context, 0);
         return 1;
     }
-    if (parts - 1 > MAX_WORKERS) return 0;
+    if (parts > MAX_WORKERS) return 0;
     if (atomic_exchange(&busy, 1)) return 0;
     if (!ensure_workers(parts)) { atomic_store(&busy, 0); return 0; }
     job_body = body;
     job_context = context;
-    atomic_store(&pending, parts - 1);
+    atomic_store(&pending, (unsigned)parts);
     unsigned next = (unsigned)(atomic_load(&state) >> 32) + 1;
     atomic_store(&state, (unsigned long long)next << 32 | (unsigned long long)parts);
     atomic_store(&epoch, next);  // seq_cst: pairs with a worker's sleepers++ then epoch check
     if (atomic_load(&sleepers) > 0) futex_wake_all(&epoch);
-    body(context, 0);
+    long long started = now_ns(), waited = 0;
     long spins = 0;
-    while (atomic_load_explicit(&pending, memory_order_acquire) > 0) {
-        if (++spins < 5000) CPU_RELAX();
-        else sched_yield();
+    unsigned left;
+    while ((left = atomic_load_explicit(&pending, memory_order_acquire)) > 0) {
+        if (++spins % 64 == 0) waited = now_ns() - started;
+        if (waited < SPIN_NS) { CPU_RELAX(); continue; }
+        atomic_store(&caller_sleeping, 1);
+        if ((left = atomic_load(&pending)) > 0) futex_wait(&pending, left);
+        atomic_store(&caller_sleeping, 0);
     }
     atomic_store(&busy, 0);
     return 1;

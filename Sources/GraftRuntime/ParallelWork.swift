@@ -50,11 +50,11 @@ enum ParallelWork {
         }
     }
 
-    /// Runs `body(part)` for every part of `0..<parts` at once, part 0 on the calling thread and
-    /// the others on CGEMM's persistent worker pool (`cpool.h`: workers spin briefly between
-    /// jobs, so the many short parallel sections of a forward pass do not pay a thread
-    /// wake-up each), or on Dispatch when the pool is in use (a nested or concurrent call).
-    /// Returns when every part has. Bodies must write disjoint memory and not wait on each other.
+    /// Runs `body(part)` for every part of `0..<parts` at once on CGEMM's persistent worker
+    /// pool (`cpool.h`: workers spin briefly between jobs, so the many short parallel sections
+    /// of a forward pass mostly do not pay thread wake-ups), or on Dispatch when the pool is
+    /// in use (a nested or concurrent call). Returns when every part has. Bodies must write
+    /// disjoint memory and not wait on each other.
     static func parts(_ parts: Int, _ body: (_ part: Int) -> Void) {
         guard parts > 1 else {
             if parts == 1 { body(0) }
