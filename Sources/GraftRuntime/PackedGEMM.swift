@@ -84,8 +84,8 @@ public final class PackedWeights: @unchecked Sendable {
 
     /// C = A·B + bias + beta·C. A is [m, K] with leading dimension `lda`, C [m, N] with `ldc`,
     /// bias [N] or nil. beta 0 ignores C's old contents. Runs on `threads` threads (default:
-    /// the runtime's thread count, `Runtime.threadCount`), splitting the column panels
-    /// (or, when there are too few, the rows) when the product is large enough to gain.
+    /// the runtime's thread count, `Runtime.threadCount`), splitting the rows (from 96 per thread on) or else
+    /// the column panels (the rows when there are too few panels), when the product is large enough to gain.
     public func gemm(a: UnsafePointer<Float>, rows m: Int, lda: Int, bias: UnsafePointer<Float>?, beta: Float,
                      c: UnsafeMutablePointer<Float>, ldc: Int, threads: Int? = nil) {
         gemm(a: a, rows: m, lda: lda, bias: bias, beta: beta, c: c, ldc: ldc, threads: threads,
@@ -108,14 +108,17 @@ public final class PackedWeights: @unchecked Sendable {
         }
         let o = SharedOperands(a: a, packed: packed, bias: bias, c: c)
         let (k, n) = (rows, columns)
-        if panels >= 2 * parts || panels >= m {
+        // Many rows (a recurrent layer's input projection over batch·time rows): row ranges,
+        // so that each thread packs only its rows of A (with panel ranges every thread packs
+        // all of A). Few rows: panel ranges. Either way each element's arithmetic is the same.
+        if m < parts * 96 && (panels >= 2 * parts || panels >= m) {
             // Contiguous panel ranges per thread.
             ParallelWork.parts(parts) { i in
                 let begin = panels * i / parts, end = panels * (i + 1) / parts
                 graft_gemm_packed(v, m, n, k, o.a, lda, o.packed, o.bias, beta, o.c, ldc, begin, end)
             }
         } else {
-            // Few panels, many rows: contiguous row ranges.
+            // Contiguous row ranges.
             ParallelWork.parts(parts) { i in
                 let begin = m * i / parts, end = m * (i + 1) / parts
                 guard end > begin else { return }
