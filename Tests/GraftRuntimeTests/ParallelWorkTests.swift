@@ -1,4 +1,5 @@
 import Dispatch
+import GraftCore
 import XCTest
 @testable import GraftRuntime
 
@@ -41,5 +42,37 @@ final class ParallelWorkTests: XCTestCase {
             }
         }
         XCTAssertEqual(counts.values, [Int](repeating: 500, count: 8))
+    }
+}
+
+/// The float32 softmax (vector exp, rows split over threads from 32K values on) against the
+/// row-by-row scalar formula with VectorMath's scalar exp, bit for bit, on 1 and 2 threads,
+/// with a ragged last row.
+final class SoftmaxSplitTests: XCTestCase {
+    func testSoftmaxRowsSplitEqualsScalarFormula() {
+        let saved = Runtime.threadCount
+        defer { Runtime.setThreadCount(saved) }
+        let length = 77, n = 77 * 600 + 30
+        var rng = SplitMix64(seed: 3)
+        let x = (0..<n).map { _ in Float(rng.uniform(-6, 6)) }
+        var expected = x
+        var start = 0
+        while start < n {
+            let count = min(length, n - start)
+            var m = -Float.infinity
+            for i in start..<(start + count) { m = max(m, expected[i]) }
+            for i in start..<(start + count) { expected[i] = VectorMath.exp(expected[i] - m) }
+            var sum: Float = 0
+            for i in start..<(start + count) { sum += expected[i] }
+            let inverse = 1 / sum
+            for i in start..<(start + count) { expected[i] *= inverse }
+            start += count
+        }
+        for threads in [1, 2] {
+            Runtime.setThreadCount(threads)
+            var y = x
+            y.withUnsafeMutableBufferPointer { Activations.apply(.softmax(axis: -1), to: $0, rowLength: length) }
+            XCTAssertEqual(y.map(\.bitPattern), expected.map(\.bitPattern), "threads \(threads)")
+        }
     }
 }
