@@ -101,11 +101,21 @@ static void *worker_main(void *argument) {
     return NULL;
 }
 
+/// A forked child has none of the parent's threads: it starts a pool of its own.
+static void reset_in_child(void) {
+    workers = 0;
+    atomic_store(&busy, 0);
+    atomic_store(&sleepers, 0);
+    atomic_store(&caller_sleeping, 0);
+}
+
 /// Makes sure workers 1...parts exist; false when a thread cannot be created.
 static int ensure_workers(long parts) {
     long wanted = parts < MAX_WORKERS ? parts : MAX_WORKERS;
     if (workers >= wanted) return 1;
     pthread_mutex_lock(&create_lock);
+    static int fork_handler;
+    if (!fork_handler) fork_handler = pthread_atfork(NULL, NULL, reset_in_child) == 0;
     int ok = 1;
     while (workers < wanted) {
         pthread_t thread;

@@ -126,8 +126,10 @@ final class FusedLSTMTests: XCTestCase {
         }
     }
 
-    /// A two-layer LSTM stack (returnSequences, ragged units) in an Interpreter: 1 and 2 threads
-    /// give the same bits, and the outputs match a double-precision run of the cell formulas.
+    /// An LSTM layer (returnSequences, ragged units) in an Interpreter, without and with a
+    /// Masking layer in front (some steps of each example all zero: Keras keeps h and c there
+    /// and repeats the previous output): 1 and 2 threads give the same bits, and the outputs
+    /// match a double-precision run of the cell formulas.
     func testLSTMLayerThreadedEqualsSingleThreadedAndReference() throws {
         let saved = Runtime.threadCount
         defer { Runtime.setThreadCount(saved) }
@@ -135,33 +137,46 @@ final class FusedLSTMTests: XCTestCase {
         var rng = SplitMix64(seed: 7)
         func values(_ count: Int, _ scale: Double) -> [Float] { (0..<count).map { _ in Float(rng.uniform(-scale, scale)) } }
         let kernel = values(features * 4 * u, 0.5), recurrent = values(u * 4 * u, 0.4), bias = values(4 * u, 0.3)
-        let x = values(batch * steps * features, 1)
+        var x = values(batch * steps * features, 1)
+        // Masked steps (for the masked run): step t of example b when (b + 2t) % 5 == 0.
+        let masked = { (b: Int, t: Int) in (b + 2 * t) % 5 == 0 }
+        for b in 0..<batch { for t in 0..<steps where masked(b, t) { for f in 0..<features { x[(b * steps + t) * features + f] = 0 } } }
         let params = ["kernel": Tensor(shape: [features, 4 * u], floats: kernel),
                       "recurrentKernel": Tensor(shape: [u, 4 * u], floats: recurrent), "bias": Tensor(shape: [4 * u], floats: bias)]
-        let graph = singleOpGraph(.lstm(LSTMAttributes(RecurrentAttributes(units: u, returnSequences: true))),
-                                  inputShape: [steps, features], parameters: params)
-        var results: [[Float]] = []
-        for threads in [1, 2] {
-            Runtime.setThreadCount(threads)
-            let y = try runOne(graph, [Tensor(shape: [batch, steps, features], floats: x)])
-            XCTAssertEqual(y.shape, [batch, steps, u])
-            results.append(y.floats())
-        }
-        XCTAssertEqual(results[0].map(\.bitPattern), results[1].map(\.bitPattern), "2 threads vs 1")
-        // Reference: the Keras cell in double.
-        func sigmoid(_ v: Double) -> Double { 1 / (1 + Foundation.exp(-v)) }
-        for b in 0..<batch {
-            var h = [Double](repeating: 0, count: u), c = h
-            for t in 0..<steps {
-                var z = (0..<(4 * u)).map { Double(bias[$0]) }
-                for j in 0..<(4 * u) {
-                    for f in 0..<features { z[j] += Double(x[(b * steps + t) * features + f]) * Double(kernel[f * 4 * u + j]) }
-                    for k in 0..<u { z[j] += h[k] * Double(recurrent[k * 4 * u + j]) }
-                }
-                for j in 0..<u {
-                    c[j] = sigmoid(z[u + j]) * c[j] + sigmoid(z[j]) * Foundation.tanh(z[2 * u + j])
-                    h[j] = Foundation.tanh(c[j]) * sigmoid(z[3 * u + j])
-                    XCTAssertEqual(Double(results[0][(b * steps + t) * u + j]), h[j], accuracy: 1e-5, "b \(b) t \(t) j \(j)")
+        let lstm = Op.lstm(LSTMAttributes(RecurrentAttributes(units: u, returnSequences: true)))
+        for withMask in [false, true] {
+            let graph = withMask
+                ? Graph(nodes: [inputNode("x", [steps, features]), makeNode("m", .masking(maskValue: 0), inputs: ["x"]),
+                                makeNode("lstm", lstm, inputs: ["m"], parameters: params)], outputs: [NodeOutput("lstm")])
+                : singleOpGraph(lstm, inputShape: [steps, features], parameters: params)
+            var results: [[Float]] = []
+            for threads in [1, 2] {
+                Runtime.setThreadCount(threads)
+                let y = try runOne(graph, [Tensor(shape: [batch, steps, features], floats: x)])
+                XCTAssertEqual(y.shape, [batch, steps, u])
+                results.append(y.floats())
+            }
+            XCTAssertEqual(results[0].map(\.bitPattern), results[1].map(\.bitPattern), "2 threads vs 1, mask \(withMask)")
+            // Reference: the Keras cell in double.
+            func sigmoid(_ v: Double) -> Double { 1 / (1 + Foundation.exp(-v)) }
+            for b in 0..<batch {
+                var h = [Double](repeating: 0, count: u), c = h
+                for t in 0..<steps {
+                    if !(withMask && masked(b, t)) {
+                        var z = (0..<(4 * u)).map { Double(bias[$0]) }
+                        for j in 0..<(4 * u) {
+                            for f in 0..<features { z[j] += Double(x[(b * steps + t) * features + f]) * Double(kernel[f * 4 * u + j]) }
+                            for k in 0..<u { z[j] += h[k] * Double(recurrent[k * 4 * u + j]) }
+                        }
+                        for j in 0..<u {
+                            c[j] = sigmoid(z[u + j]) * c[j] + sigmoid(z[j]) * Foundation.tanh(z[2 * u + j])
+                            h[j] = Foundation.tanh(c[j]) * sigmoid(z[3 * u + j])
+                        }
+                    }
+                    for j in 0..<u {
+                        XCTAssertEqual(Double(results[0][(b * steps + t) * u + j]), h[j], accuracy: 1e-5,
+                                       "b \(b) t \(t) j \(j) mask \(withMask)")
+                    }
                 }
             }
         }
