@@ -49,5 +49,7 @@ void graft_gemm_packed(int variant, long m, long n, long k,
                        long panel_begin, long panel_end);
 
 #include "cvmath.h"
+#include "clstm.h"
+#include "cpool.h"
 
 #endif
