@@ -1,4 +1,5 @@
 import XCTest
+import CBytes
 @testable import GraftCore
 
 /// `StridedCopy.copy` against the definition (each element placed by its index, computed
@@ -14,6 +15,9 @@ final class StridedCopyTests: XCTestCase {
         ("dense rows (h, w, c) as 'f' W with (c, h, w) rows", [33, 20, 7, 7], [1, 33, 7 * 20 * 33, 20 * 33],
          [20 * 49, 49, 7, 1]),
         ("short destination axis", [64, 5], [1, 64], [5, 1]),
+        ("large ragged transpose", [300, 257], [1, 300], [257, 1]),
+        ("transpose of a padded source", [37, 29], [1, 41], [29, 1]),
+        ("8 x 8 blocks only", [64, 16], [1, 64], [16, 1]),
     ]
 
     func testCopyMatchesElementByElementDefinition() {
@@ -44,6 +48,31 @@ final class StridedCopyTests: XCTestCase {
                     }
                 }
                 XCTAssertEqual(got, expected, "\(label) swap \(swap)")
+            }
+        }
+    }
+}
+
+/// `graft_transpose32` (the SIMD kernel when the CPU has AVX2) against its element-by-element
+/// twin over ragged sizes, padded strides and both byte orders.
+final class Transpose32Tests: XCTestCase {
+    func testSIMDMatchesPortable() {
+        for (rows, columns, sourcePad, destinationPad) in [(1, 1, 0, 0), (7, 9, 0, 3), (8, 8, 0, 0), (33, 65, 5, 0),
+                                                           (64, 64, 1, 1), (129, 31, 0, 7), (5, 200, 3, 0)] {
+            let sourceStride = columns + sourcePad, destinationStride = rows + destinationPad
+            let source = (0..<rows * sourceStride).map { UInt32(truncatingIfNeeded: $0 &* 2_246_822_519 &+ 3) }
+            for swap: Int32 in [0, 1] {
+                var simd = [UInt32](repeating: 0xDEAD_BEEF, count: columns * destinationStride)
+                var portable = simd
+                graft_transpose32(source, sourceStride, &simd, destinationStride, rows, columns, swap)
+                graft_transpose32_portable(source, sourceStride, &portable, destinationStride, rows, columns, swap)
+                XCTAssertEqual(simd, portable, "\(rows) x \(columns) swap \(swap)")
+                // And the definition, for one element per row.
+                for c in 0..<columns {
+                    let r = (c * 7) % rows
+                    let value = source[r * sourceStride + c]
+                    XCTAssertEqual(simd[c * destinationStride + r], swap == 1 ? value.byteSwapped : value)
+                }
             }
         }
     }
