@@ -213,8 +213,10 @@ T256 static void kernel_avx2(int mr, long kc, const float *ap, const float *b, f
 #define MR_AVX512 12
 #define T512 __attribute__((target("avx512f,fma")))
 
-T512 INLINE void tile_avx512(const int MR, long kc, const float *ap, const float *b, float *c, long ldc,
-                             int ncols, const float *bias, float beta, int relu) {
+/// ROWS = 0: A packed k-major (ap[p·MR + r]); ROWS = 1: A row-major with leading dimension
+/// lda (ap[r·lda + p]: a tile of im2col rows, no transposition needed).
+T512 INLINE void tile_avx512(const int MR, const int ROWS, long lda, long kc, const float *ap, const float *b, float *c,
+                             long ldc, int ncols, const float *bias, float beta, int relu) {
     __m512 c0[MR_AVX512], c1[MR_AVX512];
     UNROLL
     for (int r = 0; r < MR; r++) { c0[r] = _mm512_setzero_ps(); c1[r] = _mm512_setzero_ps(); }
@@ -226,7 +228,7 @@ T512 INLINE void tile_avx512(const int MR, long kc, const float *ap, const float
         __m512 b0 = _mm512_loadu_ps(b + p * PANEL), b1 = _mm512_loadu_ps(b + p * PANEL + 16);
         UNROLL
         for (int r = 0; r < MR; r++) {
-            __m512 av = _mm512_set1_ps(ap[p * MR + r]);
+            __m512 av = _mm512_set1_ps(ROWS ? ap[r * lda + p] : ap[p * MR + r]);
             c0[r] = _mm512_fmadd_ps(av, b0, c0[r]);
             c1[r] = _mm512_fmadd_ps(av, b1, c1[r]);
         }
@@ -257,18 +259,37 @@ T512 INLINE void tile_avx512(const int MR, long kc, const float *ap, const float
 T512 static void kernel_avx512(int mr, long kc, const float *ap, const float *b, float *c, long ldc,
                                int ncols, const float *bias, float beta, int relu) {
     switch (mr) {
-    case 1: tile_avx512(1, kc, ap, b, c, ldc, ncols, bias, beta, relu); break;
-    case 2: tile_avx512(2, kc, ap, b, c, ldc, ncols, bias, beta, relu); break;
-    case 3: tile_avx512(3, kc, ap, b, c, ldc, ncols, bias, beta, relu); break;
-    case 4: tile_avx512(4, kc, ap, b, c, ldc, ncols, bias, beta, relu); break;
-    case 5: tile_avx512(5, kc, ap, b, c, ldc, ncols, bias, beta, relu); break;
-    case 6: tile_avx512(6, kc, ap, b, c, ldc, ncols, bias, beta, relu); break;
-    case 7: tile_avx512(7, kc, ap, b, c, ldc, ncols, bias, beta, relu); break;
-    case 8: tile_avx512(8, kc, ap, b, c, ldc, ncols, bias, beta, relu); break;
-    case 9: tile_avx512(9, kc, ap, b, c, ldc, ncols, bias, beta, relu); break;
-    case 10: tile_avx512(10, kc, ap, b, c, ldc, ncols, bias, beta, relu); break;
-    case 11: tile_avx512(11, kc, ap, b, c, ldc, ncols, bias, beta, relu); break;
-    default: tile_avx512(12, kc, ap, b, c, ldc, ncols, bias, beta, relu); break;
+    case 1: tile_avx512(1, 0, 0, kc, ap, b, c, ldc, ncols, bias, beta, relu); break;
+    case 2: tile_avx512(2, 0, 0, kc, ap, b, c, ldc, ncols, bias, beta, relu); break;
+    case 3: tile_avx512(3, 0, 0, kc, ap, b, c, ldc, ncols, bias, beta, relu); break;
+    case 4: tile_avx512(4, 0, 0, kc, ap, b, c, ldc, ncols, bias, beta, relu); break;
+    case 5: tile_avx512(5, 0, 0, kc, ap, b, c, ldc, ncols, bias, beta, relu); break;
+    case 6: tile_avx512(6, 0, 0, kc, ap, b, c, ldc, ncols, bias, beta, relu); break;
+    case 7: tile_avx512(7, 0, 0, kc, ap, b, c, ldc, ncols, bias, beta, relu); break;
+    case 8: tile_avx512(8, 0, 0, kc, ap, b, c, ldc, ncols, bias, beta, relu); break;
+    case 9: tile_avx512(9, 0, 0, kc, ap, b, c, ldc, ncols, bias, beta, relu); break;
+    case 10: tile_avx512(10, 0, 0, kc, ap, b, c, ldc, ncols, bias, beta, relu); break;
+    case 11: tile_avx512(11, 0, 0, kc, ap, b, c, ldc, ncols, bias, beta, relu); break;
+    default: tile_avx512(12, 0, 0, kc, ap, b, c, ldc, ncols, bias, beta, relu); break;
+    }
+}
+
+/// The row-major-A kernel of the convolutions (see tile_avx512).
+T512 static void kernel_avx512_rows(int mr, long lda, long kc, const float *ap, const float *b, float *c, long ldc,
+                                    int ncols, const float *bias, float beta, int relu) {
+    switch (mr) {
+    case 1: tile_avx512(1, 1, lda, kc, ap, b, c, ldc, ncols, bias, beta, relu); break;
+    case 2: tile_avx512(2, 1, lda, kc, ap, b, c, ldc, ncols, bias, beta, relu); break;
+    case 3: tile_avx512(3, 1, lda, kc, ap, b, c, ldc, ncols, bias, beta, relu); break;
+    case 4: tile_avx512(4, 1, lda, kc, ap, b, c, ldc, ncols, bias, beta, relu); break;
+    case 5: tile_avx512(5, 1, lda, kc, ap, b, c, ldc, ncols, bias, beta, relu); break;
+    case 6: tile_avx512(6, 1, lda, kc, ap, b, c, ldc, ncols, bias, beta, relu); break;
+    case 7: tile_avx512(7, 1, lda, kc, ap, b, c, ldc, ncols, bias, beta, relu); break;
+    case 8: tile_avx512(8, 1, lda, kc, ap, b, c, ldc, ncols, bias, beta, relu); break;
+    case 9: tile_avx512(9, 1, lda, kc, ap, b, c, ldc, ncols, bias, beta, relu); break;
+    case 10: tile_avx512(10, 1, lda, kc, ap, b, c, ldc, ncols, bias, beta, relu); break;
+    case 11: tile_avx512(11, 1, lda, kc, ap, b, c, ldc, ncols, bias, beta, relu); break;
+    default: tile_avx512(12, 1, lda, kc, ap, b, c, ldc, ncols, bias, beta, relu); break;
     }
 }
 
@@ -414,8 +435,8 @@ T512 static void transpose_tile_avx512(const float *rows, long kc, int mr, float
 }
 #endif
 
-static void conv_pack_tile(const graft_conv_geometry *g, const float *x, long row0, int mr, long pc, long kc,
-                           float *dst, float *rows, int gather) {
+static void conv_pack_rows(const graft_conv_geometry *g, const float *x, long row0, int mr, long pc, long kc,
+                           float *rows) {
     const long C = g->c, od = g->od, oh = g->oh, ow = g->ow;
     const long run = g->kw * C, xspan = (g->kw - 1) * g->dw;
     long b = row0 / (od * oh * ow), pos = row0 % (od * oh * ow);
@@ -458,12 +479,70 @@ static void conv_pack_tile(const graft_conv_geometry *g, const float *x, long ro
         }
         if (++ox == ow) { ox = 0; if (++oy == oh) { oy = 0; if (++oz == od) { oz = 0; b++; } } }
     }
+}
+
+/// The tile packed k-major: conv_pack_rows into `rows`, then transposed into dst.
+static void conv_pack_tile(const graft_conv_geometry *g, const float *x, long row0, int mr, long pc, long kc,
+                           float *dst, float *rows, int gather) {
+    conv_pack_rows(g, x, row0, mr, pc, kc, rows);
 #ifdef GRAFT_X86
     if (gather) { transpose_tile_avx512(rows, kc, mr, dst); return; }
 #endif
     (void)gather;
     transpose_tile_scalar(rows, kc, mr, dst);
 }
+
+#ifdef GRAFT_X86
+/// conv_pack_tile on AVX-512 without the row-major pass: for each k, one masked gather of
+/// the tile's mr values straight from the input (32-bit offsets from x: the caller checks
+/// that the input holds fewer than 2³¹ values) and one masked store. Lanes whose window
+/// reaches into padding at that tap are masked off and read as zeros.
+T512 static void conv_pack_tile_gather(const graft_conv_geometry *g, const float *x, long row0, int mr, long pc, long kc,
+                                       float *dst) {
+    const long C = g->c, od = g->od, oh = g->oh, ow = g->ow;
+    long b = row0 / (od * oh * ow), pos = row0 % (od * oh * ow);
+    long oz = pos / (oh * ow), oy = (pos / ow) % oh, ox = pos % ow;
+    int base[16], zs[16], ys[16], xs[16];
+    for (int r = 0; r < 16; r++) {
+        if (r < mr) {
+            long iz0 = oz * g->sd - g->pd, iy0 = oy * g->sh - g->ph, ix0 = ox * g->sw - g->pw;
+            base[r] = (int)(b * g->d * g->h * g->w * C + ((iz0 * g->h + iy0) * g->w + ix0) * C);
+            zs[r] = (int)iz0; ys[r] = (int)iy0; xs[r] = (int)ix0;
+            if (++ox == ow) { ox = 0; if (++oy == oh) { oy = 0; if (++oz == od) { oz = 0; b++; } } }
+        } else {
+            base[r] = 0; zs[r] = -1; ys[r] = -1; xs[r] = -1;
+        }
+    }
+    const __mmask16 rows = (__mmask16)((1u << mr) - 1);
+    const __m512i vbase = _mm512_loadu_si512(base), vz = _mm512_loadu_si512(zs), vy = _mm512_loadu_si512(ys),
+                  vx = _mm512_loadu_si512(xs), zero = _mm512_setzero_si512(), one = _mm512_set1_epi32(1);
+    const __m512i vd = _mm512_set1_epi32((int)g->d), vh = _mm512_set1_epi32((int)g->h), vw = _mm512_set1_epi32((int)g->w);
+    const long t0 = pc / C;
+    long ch = pc % C, kx = t0 % g->kw, ky = (t0 / g->kw) % g->kh, kz = t0 / (g->kw * g->kh), p = 0;
+    while (p < kc) {
+        long len = C - ch < kc - p ? C - ch : kc - p;
+        __m512i iz = _mm512_add_epi32(vz, _mm512_set1_epi32((int)(kz * g->dd)));
+        __m512i iy = _mm512_add_epi32(vy, _mm512_set1_epi32((int)(ky * g->dh)));
+        __m512i ix = _mm512_add_epi32(vx, _mm512_set1_epi32((int)(kx * g->dw)));
+        __mmask16 inside = rows & _mm512_cmpge_epi32_mask(iz, zero) & _mm512_cmplt_epi32_mask(iz, vd)
+                         & _mm512_cmpge_epi32_mask(iy, zero) & _mm512_cmplt_epi32_mask(iy, vh)
+                         & _mm512_cmpge_epi32_mask(ix, zero) & _mm512_cmplt_epi32_mask(ix, vw);
+        long tap = ((kz * g->dd * g->h + ky * g->dh) * g->w + kx * g->dw) * C + ch;
+        __m512i idx = _mm512_add_epi32(vbase, _mm512_set1_epi32((int)tap));
+        float *out = dst + p * mr;
+        for (long i = 0; i < len; i++) {
+            __m512 v = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), inside, idx, x, 4);
+            _mm512_mask_storeu_ps(out, rows, v);
+            idx = _mm512_add_epi32(idx, one);
+            out += mr;
+        }
+        p += len;
+        ch = 0;
+        if (++kx == g->kw) { kx = 0; if (++ky == g->kh) { ky = 0; kz++; } }
+    }
+}
+#endif
+
 
 void graft_conv_packed(int variant, const graft_conv_geometry *g, const float *x, const float *packed, long n,
                        const float *bias, int relu, float *out, long ldo, long row_begin, long row_end) {
@@ -489,6 +568,12 @@ void graft_conv_packed(int variant, const graft_conv_geometry *g, const float *x
     int chunked = posix_memalign((void **)&ap, 64, (size_t)(chunk_rows + mr_max) * (size_t)kc_base * sizeof(float)) == 0 && ap;
     if (chunked) rows = ap + (size_t)chunk_rows * (size_t)kc_base;
     const int gather = kernel_is_avx512(kernel);
+    // The one-pass gather addresses the input with 32-bit offsets.
+    const int direct = gather && g->batch * g->d * g->h * g->w * g->c < (1L << 31) - 1;
+    // Long channel runs (C ≥ 16): the tile's rows are copied as they are (memcpy runs) and
+    // the row-major kernel reads them without a transposition; short runs (a first layer's
+    // C = 1 or 3) are gathered k-major in one pass.
+    const int row_major = gather && g->c >= 16;
     if (!chunked) {
         // One row at a time through the stack buffer, K in blocks of 64.
         for (long i = 0; i < m; i++) {
@@ -518,6 +603,11 @@ void graft_conv_packed(int variant, const graft_conv_geometry *g, const float *x
             float *dst = ap;
             for (long t = 0; t < tiles; t++) {
                 int mr = (int)(base + (t < extra ? 1 : 0));
+#ifdef GRAFT_X86
+                if (row_major) conv_pack_rows(g, x, row_begin + ic + row, mr, pc, kc, dst);
+                else if (direct) conv_pack_tile_gather(g, x, row_begin + ic + row, mr, pc, kc, dst);
+                else
+#endif
                 conv_pack_tile(g, x, row_begin + ic + row, mr, pc, kc, dst, rows, gather);
                 dst += (size_t)mr * (size_t)kc;
                 row += mr;
@@ -531,6 +621,12 @@ void graft_conv_packed(int variant, const graft_conv_geometry *g, const float *x
                 const float *src = ap;
                 for (long t = 0; t < tiles; t++) {
                     int mr = (int)(base + (t < extra ? 1 : 0));
+#ifdef GRAFT_X86
+                    if (row_major)
+                        kernel_avx512_rows(mr, kc, kc, src, b, c + (ic + row) * ldo + col, ldo, ncols, bias_j,
+                                           first ? 0.0f : 1.0f, last && relu);
+                    else
+#endif
                     kernel(mr, kc, src, b, c + (ic + row) * ldo + col, ldo, ncols, bias_j, first ? 0.0f : 1.0f,
                            last && relu);
                     src += (size_t)mr * (size_t)kc;
