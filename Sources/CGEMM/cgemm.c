@@ -100,12 +100,13 @@ void graft_gemm_pack(const float *b, long ldb, int transposed, long k, long n, f
 
 // MARK: - Epilogue shared by the scalar paths
 
-/// c[0..<ncols] = acc + bias + beta·c.
+/// c[0..<ncols] = acc + bias + beta·c, then max(0, ·) when relu (NaN stays NaN).
 INLINE void store_scalar(float *c, const float *acc, int ncols, const float *bias, float beta, int relu) {
     for (int j = 0; j < ncols; j++) {
         float v = acc[j];
         if (bias) v += bias[j];
         if (beta != 0) v += beta * c[j];
+        if (relu && v < 0) v = 0;
         c[j] = v;
     }
 }
@@ -213,9 +214,11 @@ T256 static void kernel_avx2(int mr, long kc, const float *ap, const float *b, f
 #define MR_AVX512 12
 #define T512 __attribute__((target("avx512f,fma")))
 
-/// ROWS = 0: A packed k-major (ap[p·MR + r]); ROWS = 1: A row-major with leading dimension
-/// lda (ap[r·lda + p]: a tile of im2col rows, no transposition needed).
-T512 INLINE void tile_avx512(const int MR, const int ROWS, long lda, long kc, const float *ap, const float *b, float *c,
+/// ROWS = 0: A packed k-major (ap[p·MR + r]); ROWS = 1: A row-major with the fixed leading
+/// dimension KC_MAX (ap[r·KC_MAX + p]: a tile of im2col rows, no transposition needed; a
+/// constant stride lets every broadcast address be a displacement off one pointer, where a
+/// run-time stride cost ~12 integer operations a k step).
+T512 INLINE void tile_avx512(const int MR, const int ROWS, long kc, const float *ap, const float *b, float *c,
                              long ldc, int ncols, const float *bias, float beta, int relu) {
     __m512 c0[MR_AVX512], c1[MR_AVX512];
     UNROLL
@@ -228,7 +231,7 @@ T512 INLINE void tile_avx512(const int MR, const int ROWS, long lda, long kc, co
         __m512 b0 = _mm512_loadu_ps(b + p * PANEL), b1 = _mm512_loadu_ps(b + p * PANEL + 16);
         UNROLL
         for (int r = 0; r < MR; r++) {
-            __m512 av = _mm512_set1_ps(ROWS ? ap[r * lda + p] : ap[p * MR + r]);
+            __m512 av = _mm512_set1_ps(ROWS ? ap[r * KC_MAX + p] : ap[p * MR + r]);
             c0[r] = _mm512_fmadd_ps(av, b0, c0[r]);
             c1[r] = _mm512_fmadd_ps(av, b1, c1[r]);
         }
@@ -259,37 +262,37 @@ T512 INLINE void tile_avx512(const int MR, const int ROWS, long lda, long kc, co
 T512 static void kernel_avx512(int mr, long kc, const float *ap, const float *b, float *c, long ldc,
                                int ncols, const float *bias, float beta, int relu) {
     switch (mr) {
-    case 1: tile_avx512(1, 0, 0, kc, ap, b, c, ldc, ncols, bias, beta, relu); break;
-    case 2: tile_avx512(2, 0, 0, kc, ap, b, c, ldc, ncols, bias, beta, relu); break;
-    case 3: tile_avx512(3, 0, 0, kc, ap, b, c, ldc, ncols, bias, beta, relu); break;
-    case 4: tile_avx512(4, 0, 0, kc, ap, b, c, ldc, ncols, bias, beta, relu); break;
-    case 5: tile_avx512(5, 0, 0, kc, ap, b, c, ldc, ncols, bias, beta, relu); break;
-    case 6: tile_avx512(6, 0, 0, kc, ap, b, c, ldc, ncols, bias, beta, relu); break;
-    case 7: tile_avx512(7, 0, 0, kc, ap, b, c, ldc, ncols, bias, beta, relu); break;
-    case 8: tile_avx512(8, 0, 0, kc, ap, b, c, ldc, ncols, bias, beta, relu); break;
-    case 9: tile_avx512(9, 0, 0, kc, ap, b, c, ldc, ncols, bias, beta, relu); break;
-    case 10: tile_avx512(10, 0, 0, kc, ap, b, c, ldc, ncols, bias, beta, relu); break;
-    case 11: tile_avx512(11, 0, 0, kc, ap, b, c, ldc, ncols, bias, beta, relu); break;
-    default: tile_avx512(12, 0, 0, kc, ap, b, c, ldc, ncols, bias, beta, relu); break;
+    case 1: tile_avx512(1, 0, kc, ap, b, c, ldc, ncols, bias, beta, relu); break;
+    case 2: tile_avx512(2, 0, kc, ap, b, c, ldc, ncols, bias, beta, relu); break;
+    case 3: tile_avx512(3, 0, kc, ap, b, c, ldc, ncols, bias, beta, relu); break;
+    case 4: tile_avx512(4, 0, kc, ap, b, c, ldc, ncols, bias, beta, relu); break;
+    case 5: tile_avx512(5, 0, kc, ap, b, c, ldc, ncols, bias, beta, relu); break;
+    case 6: tile_avx512(6, 0, kc, ap, b, c, ldc, ncols, bias, beta, relu); break;
+    case 7: tile_avx512(7, 0, kc, ap, b, c, ldc, ncols, bias, beta, relu); break;
+    case 8: tile_avx512(8, 0, kc, ap, b, c, ldc, ncols, bias, beta, relu); break;
+    case 9: tile_avx512(9, 0, kc, ap, b, c, ldc, ncols, bias, beta, relu); break;
+    case 10: tile_avx512(10, 0, kc, ap, b, c, ldc, ncols, bias, beta, relu); break;
+    case 11: tile_avx512(11, 0, kc, ap, b, c, ldc, ncols, bias, beta, relu); break;
+    default: tile_avx512(12, 0, kc, ap, b, c, ldc, ncols, bias, beta, relu); break;
     }
 }
 
 /// The row-major-A kernel of the convolutions (see tile_avx512).
-T512 static void kernel_avx512_rows(int mr, long lda, long kc, const float *ap, const float *b, float *c, long ldc,
+T512 static void kernel_avx512_rows(int mr, long kc, const float *ap, const float *b, float *c, long ldc,
                                     int ncols, const float *bias, float beta, int relu) {
     switch (mr) {
-    case 1: tile_avx512(1, 1, lda, kc, ap, b, c, ldc, ncols, bias, beta, relu); break;
-    case 2: tile_avx512(2, 1, lda, kc, ap, b, c, ldc, ncols, bias, beta, relu); break;
-    case 3: tile_avx512(3, 1, lda, kc, ap, b, c, ldc, ncols, bias, beta, relu); break;
-    case 4: tile_avx512(4, 1, lda, kc, ap, b, c, ldc, ncols, bias, beta, relu); break;
-    case 5: tile_avx512(5, 1, lda, kc, ap, b, c, ldc, ncols, bias, beta, relu); break;
-    case 6: tile_avx512(6, 1, lda, kc, ap, b, c, ldc, ncols, bias, beta, relu); break;
-    case 7: tile_avx512(7, 1, lda, kc, ap, b, c, ldc, ncols, bias, beta, relu); break;
-    case 8: tile_avx512(8, 1, lda, kc, ap, b, c, ldc, ncols, bias, beta, relu); break;
-    case 9: tile_avx512(9, 1, lda, kc, ap, b, c, ldc, ncols, bias, beta, relu); break;
-    case 10: tile_avx512(10, 1, lda, kc, ap, b, c, ldc, ncols, bias, beta, relu); break;
-    case 11: tile_avx512(11, 1, lda, kc, ap, b, c, ldc, ncols, bias, beta, relu); break;
-    default: tile_avx512(12, 1, lda, kc, ap, b, c, ldc, ncols, bias, beta, relu); break;
+    case 1: tile_avx512(1, 1, kc, ap, b, c, ldc, ncols, bias, beta, relu); break;
+    case 2: tile_avx512(2, 1, kc, ap, b, c, ldc, ncols, bias, beta, relu); break;
+    case 3: tile_avx512(3, 1, kc, ap, b, c, ldc, ncols, bias, beta, relu); break;
+    case 4: tile_avx512(4, 1, kc, ap, b, c, ldc, ncols, bias, beta, relu); break;
+    case 5: tile_avx512(5, 1, kc, ap, b, c, ldc, ncols, bias, beta, relu); break;
+    case 6: tile_avx512(6, 1, kc, ap, b, c, ldc, ncols, bias, beta, relu); break;
+    case 7: tile_avx512(7, 1, kc, ap, b, c, ldc, ncols, bias, beta, relu); break;
+    case 8: tile_avx512(8, 1, kc, ap, b, c, ldc, ncols, bias, beta, relu); break;
+    case 9: tile_avx512(9, 1, kc, ap, b, c, ldc, ncols, bias, beta, relu); break;
+    case 10: tile_avx512(10, 1, kc, ap, b, c, ldc, ncols, bias, beta, relu); break;
+    case 11: tile_avx512(11, 1, kc, ap, b, c, ldc, ncols, bias, beta, relu); break;
+    default: tile_avx512(12, 1, kc, ap, b, c, ldc, ncols, bias, beta, relu); break;
     }
 }
 
@@ -436,7 +439,7 @@ T512 static void transpose_tile_avx512(const float *rows, long kc, int mr, float
 #endif
 
 static void conv_pack_rows(const graft_conv_geometry *g, const float *x, long row0, int mr, long pc, long kc,
-                           float *rows) {
+                           float *rows, long ld) {
     const long C = g->c, od = g->od, oh = g->oh, ow = g->ow;
     const long run = g->kw * C, xspan = (g->kw - 1) * g->dw;
     long b = row0 / (od * oh * ow), pos = row0 % (od * oh * ow);
@@ -450,7 +453,7 @@ static void conv_pack_rows(const graft_conv_geometry *g, const float *x, long ro
     for (int r = 0; r < mr; r++) {
         const float *xb = x + (size_t)b * image;
         const long iz0 = oz * g->sd - g->pd, iy0 = oy * g->sh - g->ph, ix0 = ox * g->sw - g->pw;
-        float *out = rows + r * kc;
+        float *out = rows + r * ld;
         long p = 0;
         if (g->dw == 1 && ix0 >= 0 && ix0 + xspan < g->w) {
             long ky = qy0, kz = qz0, off = off0;
@@ -484,7 +487,7 @@ static void conv_pack_rows(const graft_conv_geometry *g, const float *x, long ro
 /// The tile packed k-major: conv_pack_rows into `rows`, then transposed into dst.
 static void conv_pack_tile(const graft_conv_geometry *g, const float *x, long row0, int mr, long pc, long kc,
                            float *dst, float *rows, int gather) {
-    conv_pack_rows(g, x, row0, mr, pc, kc, rows);
+    conv_pack_rows(g, x, row0, mr, pc, kc, rows, kc);
 #ifdef GRAFT_X86
     if (gather) { transpose_tile_avx512(rows, kc, mr, dst); return; }
 #endif
@@ -565,8 +568,8 @@ void graft_conv_packed(int variant, const graft_conv_geometry *g, const float *x
     // rows are computed one value at a time through a small stack buffer.
     float fallback[2 * 64];
     float *rows = NULL;
-    int chunked = posix_memalign((void **)&ap, 64, (size_t)(chunk_rows + mr_max) * (size_t)kc_base * sizeof(float)) == 0 && ap;
-    if (chunked) rows = ap + (size_t)chunk_rows * (size_t)kc_base;
+    int chunked = posix_memalign((void **)&ap, 64, (size_t)(chunk_rows + mr_max) * KC_MAX * sizeof(float)) == 0 && ap;
+    if (chunked) rows = ap + (size_t)chunk_rows * KC_MAX;
     const int gather = kernel_is_avx512(kernel);
     // The one-pass gather addresses the input with 32-bit offsets.
     const int direct = gather && g->batch * g->d * g->h * g->w * g->c < (1L << 31) - 1;
@@ -574,6 +577,8 @@ void graft_conv_packed(int variant, const graft_conv_geometry *g, const float *x
     // the row-major kernel reads them without a transposition; short runs (a first layer's
     // C = 1 or 3) are gathered k-major in one pass.
     const int row_major = gather && g->c >= 16;
+    const long tile_ld = row_major ? KC_MAX : kc_base;  // a tile: mr × KC_MAX row-major, or mr × kc k-major
+    (void)direct;
     if (!chunked) {
         // One row at a time through the stack buffer, K in blocks of 64.
         for (long i = 0; i < m; i++) {
@@ -604,12 +609,12 @@ void graft_conv_packed(int variant, const graft_conv_geometry *g, const float *x
             for (long t = 0; t < tiles; t++) {
                 int mr = (int)(base + (t < extra ? 1 : 0));
 #ifdef GRAFT_X86
-                if (row_major) conv_pack_rows(g, x, row_begin + ic + row, mr, pc, kc, dst);
+                if (row_major) conv_pack_rows(g, x, row_begin + ic + row, mr, pc, kc, dst, KC_MAX);
                 else if (direct) conv_pack_tile_gather(g, x, row_begin + ic + row, mr, pc, kc, dst);
                 else
 #endif
                 conv_pack_tile(g, x, row_begin + ic + row, mr, pc, kc, dst, rows, gather);
-                dst += (size_t)mr * (size_t)kc;
+                dst += (size_t)mr * (size_t)tile_ld;
                 row += mr;
             }
             for (long jp = 0; jp < panels; jp++) {
@@ -623,13 +628,13 @@ void graft_conv_packed(int variant, const graft_conv_geometry *g, const float *x
                     int mr = (int)(base + (t < extra ? 1 : 0));
 #ifdef GRAFT_X86
                     if (row_major)
-                        kernel_avx512_rows(mr, kc, kc, src, b, c + (ic + row) * ldo + col, ldo, ncols, bias_j,
+                        kernel_avx512_rows(mr, kc, src, b, c + (ic + row) * ldo + col, ldo, ncols, bias_j,
                                            first ? 0.0f : 1.0f, last && relu);
                     else
 #endif
                     kernel(mr, kc, src, b, c + (ic + row) * ldo + col, ldo, ncols, bias_j, first ? 0.0f : 1.0f,
                            last && relu);
-                    src += (size_t)mr * (size_t)kc;
+                    src += (size_t)mr * (size_t)tile_ld;
                     row += mr;
                 }
             }

@@ -162,6 +162,7 @@ extension ConvolutionOps {
     /// shared read-only, so a thread's share costs no packing of its own.
     static func packedStandard(geo: [AxisGeometry], view: SpatialView, x: UnsafePointer<Float>, weights: PackedWeights,
                                bias: UnsafePointer<Float>?, activation: ActivationFunction, threads: Int,
+                               variant: PackedGEMM.Variant = PackedGEMM.forcedVariant,
                                out: UnsafeMutablePointer<Float>, rows: Int) {
         let filters = weights.columns
         guard let packed = weights.packed else { return }
@@ -183,12 +184,12 @@ extension ConvolutionOps {
             itemRows = min(itemRows, max(chunk, (share + chunk - 1) / chunk * chunk))
         }
         let items = (rows + itemRows - 1) / itemRows
-        let variant = Int32(PackedGEMM.forcedVariant.rawValue)
+        let v = Int32(variant.rawValue)
         ParallelWork.forEachItem(items, threads: items > 1 ? threads : 1) { _, next in
             withUnsafePointer(to: geometry) { gp in
                 while let item = next() {
                     let start = item * itemRows, end = min(rows, start + itemRows)
-                    graft_conv_packed(variant, gp, x, packed, filters, bias, relu ? 1 : 0, out, filters, start, end)
+                    graft_conv_packed(v, gp, x, packed, filters, bias, relu ? 1 : 0, out, filters, start, end)
                     if relu { continue }
                     if case .linear = activation { continue }
                     Activations.apply(activation, to: UnsafeMutableBufferPointer(start: out + start * filters,
