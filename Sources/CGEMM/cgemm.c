@@ -438,6 +438,12 @@ T512 static void transpose_tile_avx512(const float *rows, long kc, int mr, float
 }
 #endif
 
+/// The im2col rows of output rows row0 ..< row0 + mr for the K block pc ..< pc + kc, row r at
+/// rows[r·ld ..< r·ld + kc], read straight from the channels-last input (zeros where the
+/// window reaches into padding). k = tap·C + channel, taps in kernel order (z, y, x), so the
+/// packed weights are the kernel [kd, kh, kw, C, N] read as a matrix. When a window row lies
+/// inside the input along x and x is not dilated, its kw·C values are consecutive in the
+/// input and copied as one run.
 static void conv_pack_rows(const graft_conv_geometry *g, const float *x, long row0, int mr, long pc, long kc,
                            float *rows, long ld) {
     const long C = g->c, od = g->od, oh = g->oh, ow = g->ow;

@@ -66,6 +66,9 @@ typedef struct {
 /// graft_gemm_pack. The windows are packed straight from the input tile by tile (no im2col
 /// buffer); rows are taken in chunks of 8 tiles, and for each chunk K in blocks (≤ 256) so
 /// that the chunk's packed A stays in L1/L2 while every panel passes over it. One thread.
+/// On AVX-512: with C ≥ 16 the tiles stay row-major (memcpy runs of kw·C values) and a
+/// row-major microkernel reads them; with fewer channels each k's tile values are gathered
+/// (k-major) in one pass. Elsewhere: row-major, then transposed, for the k-major kernels.
 void graft_conv_packed(int variant, const graft_conv_geometry *g, const float *x, const float *packed, long n,
                        const float *bias, int relu, float *out, long ldo, long row_begin, long row_end);
 
