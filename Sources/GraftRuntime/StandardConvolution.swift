@@ -15,12 +15,14 @@ import GraftCore
 /// (`packedStandard`): the kernel packed once (cached per Interpreter like Dense's) for the
 /// CGEMM microkernels, each tile of 12 output pixels' windows packed straight from the input
 /// (`graft_conv_packed`), K in blocks of ≤ 256, bias and ReLU in the microkernel's epilogue,
-/// output pixels shared between threads. Measured against this im2col + OpenBLAS path in the
-/// same runs (batch 32, `graft-bench forward`, CPU time per call): small CNN about 1.3–1.9×
-/// faster, VGG16 1.1–1.2× faster on one thread, about equal on two; no layer shape of the two
-/// models was faster the old way, so the choice is by type only (float32, groups = 1, an
-/// Interpreter's cache, `GRAFT_CONV_PACKED` not 0). Float64, grouped convolutions, ConvLSTM
-/// and direct calls without a cache keep the im2col + OpenBLAS path.
+/// output pixels shared between threads. Measured end to end against this im2col + OpenBLAS
+/// path in the same runs (batch 32, `graft-bench forward`, `GRAFT_CONV_PACKED=0` for the old
+/// path; CPU time per call, the machine being shared): small CNN 1.3× less CPU (1.8× the
+/// throughput) on one thread and two, VGG16 1.15–1.2× less CPU. Both models' convolution
+/// shapes (C = 1, 3, 32, 64…512; K = 9…4608; N = 32…512) gained together; they were not
+/// timed layer by layer, so the choice is by type only (float32, groups = 1, an Interpreter's
+/// cache, `GRAFT_CONV_PACKED` not 0). Float64, grouped convolutions, ConvLSTM and direct
+/// calls without a cache keep the im2col + OpenBLAS path.
 extension ConvolutionOps {
     /// A standard convolution layer: the input read in place when channels-last, the output
     /// written straight into the result tensor with bias and (element-wise) activation fused.
