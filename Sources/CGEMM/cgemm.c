@@ -8,6 +8,7 @@
 // stream of A and one of B. The first K block writes C (bias, beta); later ones add to it.
 
 #include "cgemm.h"
+#include "cgemm_internal.h"
 #include <stdlib.h>
 #include <string.h>
 
@@ -62,15 +63,15 @@ int graft_gemm_best_variant(void) {
 // MARK: - Packing
 
 /// K blocks: ceil(K / KC_MAX) of equal size (the last may be shorter).
-static long k_block(long k) {
+long graft_gemm_k_block(long k) {
     long kblocks = (k + KC_MAX - 1) / KC_MAX;
     return kblocks > 0 ? (k + kblocks - 1) / kblocks : 0;
 }
 
 /// Where the slice (K block starting at pc, panel j) starts: K blocks one after another,
 /// each holding every panel's kc × 32 slice, so one call reads B in address order.
-static size_t slice_offset(long k, long n, long pc, long j) {
-    long panels = (n + PANEL - 1) / PANEL, kc_base = k_block(k);
+size_t graft_gemm_slice_offset(long k, long n, long pc, long j) {
+    long panels = (n + PANEL - 1) / PANEL, kc_base = graft_gemm_k_block(k);
     long kc = k - pc < kc_base ? k - pc : kc_base;
     return (size_t)pc * (size_t)panels * PANEL + (size_t)j * (size_t)kc * PANEL;
 }
@@ -82,12 +83,12 @@ size_t graft_gemm_packed_count(long k, long n) {
 
 void graft_gemm_pack(const float *b, long ldb, int transposed, long k, long n, float *packed) {
     long panels = (n + PANEL - 1) / PANEL;
-    long kc_base = k_block(k);
+    long kc_base = graft_gemm_k_block(k);
     for (long j = 0; j < panels; j++) {
         long first = j * PANEL, width = n - first < PANEL ? n - first : PANEL;
         for (long kk = 0; kk < k; kk++) {
             long pc = kk / kc_base * kc_base;
-            float *row = packed + slice_offset(k, n, pc, j) + (size_t)(kk - pc) * PANEL;
+            float *row = packed + graft_gemm_slice_offset(k, n, pc, j) + (size_t)(kk - pc) * PANEL;
             if (transposed) {
                 for (long jj = 0; jj < width; jj++) row[jj] = b[(first + jj) * ldb + kk];
             } else {
@@ -348,7 +349,7 @@ void graft_gemm_packed(int variant, long m, long n, long k,
     int mr_max;
     kernel_fn kernel = select_kernel(variant, &mr_max);
 
-    long kc_base = k_block(k);
+    long kc_base = graft_gemm_k_block(k);
     long mc_max = 8L * mr_max;
     long chunk_rows = m < mc_max ? m : mc_max;
     float *ap = NULL;
@@ -356,11 +357,11 @@ void graft_gemm_packed(int variant, long m, long n, long k,
         // Out of memory for a few hundred KB: compute the plain way, row by row.
         for (long i = 0; i < m; i++) {
             for (long j = panel_begin * PANEL; j < panel_end * PANEL && j < n; j++) {
-                long kc_base = k_block(k);
+                long kc_base = graft_gemm_k_block(k);
                 float s = 0;
                 for (long p = 0; p < k; p++) {
                     long pc = p / kc_base * kc_base;
-                    s += a[i * lda + p] * packed[slice_offset(k, n, pc, j / PANEL) + (size_t)(p - pc) * PANEL + j % PANEL];
+                    s += a[i * lda + p] * packed[graft_gemm_slice_offset(k, n, pc, j / PANEL) + (size_t)(p - pc) * PANEL + j % PANEL];
                 }
                 if (bias) s += bias[j];
                 if (beta != 0) s += beta * c[i * ldc + j];
@@ -392,7 +393,7 @@ void graft_gemm_packed(int variant, long m, long n, long k,
                 row += mr;
             }
             for (long jp = panel_begin; jp < panel_end; jp++) {
-                const float *b = packed + slice_offset(k, n, pc, jp);
+                const float *b = packed + graft_gemm_slice_offset(k, n, pc, jp);
                 long col = jp * PANEL;
                 int ncols = (int)(n - col < PANEL ? n - col : PANEL);
                 const float *bias_j = bias_k ? bias_k + col : NULL;

@@ -1,3 +1,5 @@
+import CBytes
+
 /// Copies the elements of an n-dimensional index space between two strided layouts in one
 /// pass, optionally reversing each element's bytes (big-endian ↔ host). This is the one
 /// layout-conversion loop behind `Tensor.transposed`, the DL4J parameter decode (byte swap
@@ -6,8 +8,9 @@
 /// Element `(i₀, …, iₙ₋₁)` goes from `source + Σ iₖ·sourceStrides[k]` to
 /// `destination + Σ iₖ·destinationStrides[k]` (strides in elements). Axes that are contiguous
 /// on both sides are merged first; when the contiguous axes of the two sides differ, the copy
-/// runs over 32 × 32 tiles of those two axes (a cache-blocked transposition), otherwise over
-/// contiguous runs.
+/// runs over 32 × 32 tiles of those two axes (a cache-blocked transposition; for 4-byte
+/// elements `graft_transpose32`, which moves 8 × 8 blocks through SIMD registers), otherwise
+/// over contiguous runs.
 public enum StridedCopy {
     public static func copy(shape: [Int], elementSize: Int,
                             from source: UnsafeRawPointer, strides sourceStrides: [Int],
@@ -120,6 +123,11 @@ public enum StridedCopy {
                                                             rows: Int, rowSourceStride: Int, columns: Int,
                                                             columnSourceStride: Int, columnDestinationStride: Int,
                                                             swapBytes: Bool) {
+        // 4-byte elements with contiguous source columns: the SIMD kernel (8 x 8 register blocks).
+        if T.self == UInt32.self, columnSourceStride == 1 {
+            graft_transpose32(s, rowSourceStride, d, columnDestinationStride, rows, columns, swapBytes ? 1 : 0)
+            return
+        }
         var c0 = 0
         while c0 < columns {
             let c1 = min(c0 + tile, columns)

@@ -89,21 +89,41 @@ public enum Activations {
         case .swish: for i in 0..<n { p[i] = p[i] * VectorMath.sigmoid(p[i]) }
         case .softmax:
             let length = max(rowLength, 1)
-            var start = 0
-            while start < n {
-                let row = p + start, count = min(length, n - start)
-                var m = -Float.infinity
-                for i in 0..<count { m = max(m, row[i]) }
-                for i in 0..<count { row[i] = VectorMath.exp(row[i] - m) }
-                var sum: Float = 0
-                for i in 0..<count { sum += row[i] }
-                let inverse = 1 / sum
-                for i in 0..<count { row[i] *= inverse }
-                start += count
+            let rows = (n + length - 1) / length
+            // Rows are independent: large batches (a time-distributed softmax over
+            // batch·time rows) are split over the runtime's threads, same bits.
+            let parts = n >= 1 << 15 ? min(Runtime.threadCount, rows) : 1
+            let shared = SharedFloats(p)
+            ParallelWork.parts(parts) { part in
+                softmaxRows(shared.base, count: n, length: length, rows: (rows * part / parts)..<(rows * (part + 1) / parts))
             }
         default: return false
         }
         return true
+    }
+
+    /// Softmax of the given rows of `p` (rows of `length`, the last one possibly shorter, `count`
+    /// values in all): max, exp(x − max) (VectorMath's buffer exp, the same bits as its
+    /// scalar one), the sum in order, times 1/sum.
+    static func softmaxRows(_ p: UnsafeMutablePointer<Float>, count n: Int, length: Int, rows: Range<Int>) {
+        for r in rows {
+            let start = r * length
+            let row = p + start, count = min(length, n - start)
+            var m = -Float.infinity
+            for i in 0..<count { m = max(m, row[i]) }
+            for i in 0..<count { row[i] = row[i] - m }
+            VectorMath.exp(UnsafeMutableBufferPointer(start: row, count: count))
+            var sum: Float = 0
+            for i in 0..<count { sum += row[i] }
+            let inverse = 1 / sum
+            for i in 0..<count { row[i] *= inverse }
+        }
+    }
+
+    /// A float buffer handed to the threads of a row split (each writes its own rows).
+    struct SharedFloats: @unchecked Sendable {
+        let base: UnsafeMutablePointer<Float>
+        init(_ base: UnsafeMutablePointer<Float>) { self.base = base }
     }
 
     @inline(__always) public static func sigmoid<T: RuntimeScalar>(_ v: T) -> T {

@@ -84,8 +84,8 @@ public final class PackedWeights: @unchecked Sendable {
 
     /// C = A·B + bias + beta·C. A is [m, K] with leading dimension `lda`, C [m, N] with `ldc`,
     /// bias [N] or nil. beta 0 ignores C's old contents. Runs on `threads` threads (default:
-    /// the runtime's thread count, `Runtime.threadCount`), splitting the column panels
-    /// (or, when there are too few, the rows) when the product is large enough to gain.
+    /// the runtime's thread count, `Runtime.threadCount`), splitting the rows (from 96 per thread on) or else
+    /// the column panels (the rows when there are too few panels), when the product is large enough to gain.
     public func gemm(a: UnsafePointer<Float>, rows m: Int, lda: Int, bias: UnsafePointer<Float>?, beta: Float,
                      c: UnsafeMutablePointer<Float>, ldc: Int, threads: Int? = nil) {
         gemm(a: a, rows: m, lda: lda, bias: bias, beta: beta, c: c, ldc: ldc, threads: threads,
@@ -108,15 +108,18 @@ public final class PackedWeights: @unchecked Sendable {
         }
         let o = SharedOperands(a: a, packed: packed, bias: bias, c: c)
         let (k, n) = (rows, columns)
-        if panels >= 2 * parts || panels >= m {
+        // Many rows (a recurrent layer's input projection over batch·time rows): row ranges,
+        // so that each thread packs only its rows of A (with panel ranges every thread packs
+        // all of A). Few rows: panel ranges. Either way each element's arithmetic is the same.
+        if m < parts * 96 && (panels >= 2 * parts || panels >= m) {
             // Contiguous panel ranges per thread.
-            DispatchQueue.concurrentPerform(iterations: parts) { i in
+            ParallelWork.parts(parts) { i in
                 let begin = panels * i / parts, end = panels * (i + 1) / parts
                 graft_gemm_packed(v, m, n, k, o.a, lda, o.packed, o.bias, beta, o.c, ldc, begin, end)
             }
         } else {
-            // Few panels, many rows: contiguous row ranges.
-            DispatchQueue.concurrentPerform(iterations: parts) { i in
+            // Contiguous row ranges.
+            ParallelWork.parts(parts) { i in
                 let begin = m * i / parts, end = m * (i + 1) / parts
                 guard end > begin else { return }
                 graft_gemm_packed(v, end - begin, n, k, o.a + begin * lda, lda, o.packed, o.bias, beta,
@@ -194,6 +197,8 @@ final class PackedWeightCache: @unchecked Sendable {
     }
 
     private var entries: [String: Entry] = [:]
+    /// Other packed forms (the fused LSTM step's), by key, with their source storage.
+    private var objects: [String: (source: TensorStorage, object: AnyObject?)] = [:]
     private var mutex = pthread_mutex_t()
 
     init() { pthread_mutex_init(&mutex, nil) }
@@ -212,6 +217,17 @@ final class PackedWeightCache: @unchecked Sendable {
         let w = try PackedWeights(kernel: tensor, rows: rows, columns: columns, firstColumn: firstColumn, width: width)
         entries[key] = Entry(source: tensor.storage, weights: w)
         return w
+    }
+
+    /// The object `make` builds from `tensor`, made once per key and source storage (nil
+    /// results are remembered too).
+    func cachedObject<O: AnyObject>(_ key: String, _ tensor: Tensor, _ make: () throws -> O?) rethrows -> O? {
+        pthread_mutex_lock(&mutex)
+        defer { pthread_mutex_unlock(&mutex) }
+        if let e = objects[key], e.source === tensor.storage { return e.object as? O }
+        let o = try make()
+        objects[key] = (tensor.storage, o)
+        return o
     }
 
     /// Whether a [rows, columns] float matrix is small enough to pack.

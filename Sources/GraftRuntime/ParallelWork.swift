@@ -1,3 +1,4 @@
+import CGEMM
 import COpenBLAS
 import Dispatch
 #if canImport(Glibc)
@@ -47,6 +48,35 @@ enum ParallelWork {
                 shared.call(w) { counter.take() }
             }
         }
+    }
+
+    /// Runs `body(part)` for every part of `0..<parts` at once on CGEMM's persistent worker
+    /// pool (`cpool.h`: workers spin briefly between jobs, so the many short parallel sections
+    /// of a forward pass mostly do not pay thread wake-ups), or on Dispatch when the pool is
+    /// in use (a nested or concurrent call). Returns when every part has. Bodies must write
+    /// disjoint memory and not wait on each other.
+    static func parts(_ parts: Int, _ body: (_ part: Int) -> Void) {
+        guard parts > 1 else {
+            if parts == 1 { body(0) }
+            return
+        }
+        withoutActuallyEscaping(body) { body in
+            var job = PartsJob(call: body)
+            let done = withUnsafeMutablePointer(to: &job) { pointer in
+                graft_pool_run(parts, { context, part in
+                    context?.assumingMemoryBound(to: PartsJob.self).pointee.call(part)
+                }, pointer) != 0
+            }
+            if !done {
+                let shared = job
+                DispatchQueue.concurrentPerform(iterations: parts) { part in shared.call(part) }
+            }
+        }
+    }
+
+    /// The body of `parts` as the pool's workers see it.
+    private struct PartsJob: @unchecked Sendable {
+        let call: (Int) -> Void
     }
 
     /// A work body handed to the worker threads (see `forEachItem`).

@@ -146,7 +146,7 @@ enum RecurrentSequence {
                                 if parts <= 1 {
                                     run.callAsFunction(buffers, batch: batch, firstRow: 0, threads: nil)
                                 } else {
-                                    DispatchQueue.concurrentPerform(iterations: parts) { i in
+                                    ParallelWork.parts(parts) { i in
                                         let b0 = batch * i / parts, b1 = batch * (i + 1) / parts
                                         guard b1 > b0 else { return }
                                         run.callAsFunction(buffers.rows(from: b0, units: u, gatesUnits: gu, steps: steps),
@@ -260,6 +260,13 @@ enum RecurrentSequence {
             }
         }
 
+        // The fused LSTM step applies (float32, packed, tanh/sigmoid, no peepholes).
+        let fused = FusedLSTMWeights.applies(to: cell) ? weights?.lstm : nil
+        defer {
+            // The unmasked fused step updates h in place and skips the per-step copies: the
+            // previous output is the last h.
+            if fused != nil, mask == nil { previousOutput.update(from: h, count: batch * u) }
+        }
         for i in 0..<steps {
             let t = goBackwards ? steps - 1 - i : i
             let pre = xw + t * gu  // row b at pre + b·ld
@@ -272,6 +279,20 @@ enum RecurrentSequence {
                     apply(act, row, u)
                     (newH + b * u).update(from: row, count: u)
                 }
+
+            case .lstm where fused != nil:
+                // The fused step (z, gates, c' and h' in one pass), bit-identical to the
+                // unfused one below. Without a mask the states update in place and h' goes
+                // straight to the output sequence; with one, to newH/newC for the mask loop.
+                guard let fused else { break }
+                let f = { (p: UnsafeMutablePointer<T>) in UnsafeMutableRawPointer(p).assumingMemoryBound(to: Float.self) }
+                if mask == nil {
+                    fused.step(rows: batch, h: f(h), ldh: u, pre: f(pre), ldpre: ld, cIn: f(c), cOut: f(c), ldc: u,
+                               hOut: f(h), ldho: u, hOut2: buffers.sequence.map { f($0 + i * u) }, ldho2: steps * u)
+                    continue
+                }
+                fused.step(rows: batch, h: f(h), ldh: u, pre: f(pre), ldpre: ld, cIn: f(c), cOut: f(newC), ldc: u,
+                           hOut: f(newH), ldho: u, hOut2: nil, ldho2: 0)
 
             case .lstm:
                 // Gate blocks [i | f | c | o] of each row.
@@ -361,6 +382,8 @@ struct PackedRecurrent: Sendable {
     var full: PackedWeights?
     var gates: PackedWeights?
     var candidate: PackedWeights?
+    /// The fused LSTM step's packing (`FusedLSTMWeights`), when it applies to the cell.
+    var lstm: FusedLSTMWeights?
 
     /// Nil when the packed GEMM does not apply (not float32, no cache, a matrix too large).
     static func make<T: RuntimeScalar>(_ node: Node, _ cell: RecurrentCell, _ key: String, _ recurrent: Tensor, units u: Int,
@@ -373,6 +396,7 @@ struct PackedRecurrent: Sendable {
                 gates: try cache.weights(name + "[z|r]", recurrent, rows: u, columns: gu, firstColumn: 0, width: 2 * u),
                 candidate: try cache.weights(name + "[h]", recurrent, rows: u, columns: gu, firstColumn: 2 * u, width: u))
         }
-        return PackedRecurrent(full: try cache.weights(name, recurrent, rows: u, columns: gu))
+        let fused = FusedLSTMWeights.applies(to: cell) ? try cache.lstmWeights(name + "[fused]", recurrent, units: u) : nil
+        return PackedRecurrent(full: try cache.weights(name, recurrent, rows: u, columns: gu), lstm: fused)
     }
 }

@@ -43,7 +43,8 @@ extension Tensor {
             throw GraftError(.shapeMismatch, "element count does not match shape",
                              expected: "\(shape.reduce(1, *)) elements for \(shape)", found: "\(scalars.count)")
         }
-        try self.init(transient: shape, dtype: T.dtype)
+        // The copy below writes every byte (the counts match): no zero fill first.
+        try self.init(uninitialized: shape, dtype: T.dtype)
         if scalars.isEmpty { return }
         scalars.withUnsafeBytes { src in
             self.withUnsafeMutableBytes { dst in dst.copyMemory(from: src) }

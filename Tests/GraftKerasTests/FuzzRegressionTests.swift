@@ -73,6 +73,19 @@ final class FuzzRegressionTests: XCTestCase {
         // Hang in H5Aread → H5T__conv_vlen → H5HG_read: a global heap collection whose object
         // list libhdf5 walks forever; the global-heap pre-check refuses it.
         ("FuzzKerasH5-hang-H5HG.h5", .text("global heap")),
+        // Out-of-memory in H5Lexists → H5G__stab_lookup → H5HL_protect: a group's local heap
+        // declares a 12 GB data segment lying apart from its header, far past the end of the file.
+        ("FuzzKerasH5-oom-local-heap-segment.h5", .field("data segment")),
+        // Hang in H5Aread → H5T__conv_vlen → H5HG__protect: a global heap collection declaring
+        // 3840 bytes (under the 4096 the whole-file scan takes as a real collection) with a
+        // free-space object of size 0; refused where a variable-length attribute references it.
+        ("FuzzKerasH5-hang-open.h5", .text("objects that fit the global heap collection")),
+        // Heap-buffer-overflows in H5Aget_type → H5T_copy_reopen (memcpy of enumeration values)
+        // and H5Aexists → strdup (an enumeration member name): a string attribute's datatype
+        // turned into an enumeration of 1 / 254 members within its 20 bytes; every datatype is
+        // now decoded by its class's layout against the bytes it may use.
+        ("FuzzKerasH5-overflow-enum-values.h5", .text("enumeration member name")),
+        ("FuzzKerasH5-overflow-enum-names.h5", .text("enumeration member name")),
     ]
 
     func testKeptFuzzerInputsAreRefused() throws {

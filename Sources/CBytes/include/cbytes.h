@@ -4,7 +4,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Byte kernels for the readers: CRC-32 and signature search. */
+/* Byte kernels for the readers and writers: CRC-32, signature search, transposition. */
 
 /// CRC-32 as zip and zlib define it (reflected polynomial 0xEDB88320, initial value and final
 /// value inverted): `graft_crc32(crc32(0, a), b, n) == crc32(crc32(0, a), b, n)` for zlib's
@@ -24,5 +24,17 @@ int graft_crc32_accelerated(void);
 /// when there is none. SIMD compares of all four bytes at once (SSE2 on x86-64), so random data,
 /// where a single byte matches every 256 positions, streams at memory speed.
 size_t graft_find_word(const void *data, size_t length, size_t from, uint32_t first, uint32_t second);
+
+/// A transposition of 4-byte elements: `destination[c * destination_stride + r] =
+/// source[r * source_stride + c]` for r < rows, c < columns (strides in elements), each element's
+/// bytes reversed when `swap` is non-zero (big-endian <-> host). 32 x 32 cache blocks, 8 x 8
+/// blocks in AVX2 registers when the CPU has AVX2 (chosen at run time), element by element
+/// otherwise and at the ragged edges.
+void graft_transpose32(const void *source, ptrdiff_t source_stride, void *destination, ptrdiff_t destination_stride,
+                       size_t rows, size_t columns, int swap);
+
+/// The same transposition element by element (no SIMD), for tests.
+void graft_transpose32_portable(const void *source, ptrdiff_t source_stride, void *destination,
+                                ptrdiff_t destination_stride, size_t rows, size_t columns, int swap);
 
 #endif

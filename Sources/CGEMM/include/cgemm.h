@@ -76,5 +76,7 @@ void graft_conv_packed(int variant, const graft_conv_geometry *g, const float *x
 void graft_max_accumulate(float *out, const float *src, long count);
 
 #include "cvmath.h"
+#include "clstm.h"
+#include "cpool.h"
 
 #endif

@@ -1,9 +1,10 @@
 import GraftCore
 
-/// `coefficients.bin` produced in order, a slab at a time: the Nd4j headers of the [1, N]
-/// vector (`MIXED_DATA_TYPES`, c order), then each parameter tensor's elements gathered
-/// into DL4J's flat layout and byte-swapped to big-endian in one pass. Nothing the size of
-/// the vector is ever built (except by `allBytes`).
+/// `coefficients.bin` as independent parts for the zip writer: the Nd4j headers of the [1, N]
+/// vector (`MIXED_DATA_TYPES`, c order), then each parameter tensor's elements gathered into
+/// DL4J's flat layout and byte-swapped to big-endian in one pass (`StridedCopy`), a few MiB
+/// at a time. Parts are encoded straight into the writer's buffers, on several threads;
+/// nothing the size of the vector is ever built (except by `allBytes`).
 final class DL4JCoefficientsStream {
     /// A tensor whose elements fill the next flat range: the range, viewed as the row-major
     /// array `sourceShape`, takes element (i₀…) from the tensor's element Σ iₖ·`strides[k]`.
@@ -13,97 +14,107 @@ final class DL4JCoefficientsStream {
         var strides: [Int]
     }
 
+    /// One part of the entry after the header: elements of `piece`'s tensor, viewed as the
+    /// row-major array `shape` (consecutive in the flat vector), gathered from the tensor
+    /// element `start` + Σ iₖ·`strides[k]`.
+    struct Part: Sendable {
+        var tensor: Tensor
+        var start: Int
+        var shape: [Int]
+        var strides: [Int]
+    }
+
+    /// Bytes per part: small enough to stay in the cache from the gather through the CRC to
+    /// the write, large enough for long writes.
+    static let partBytes = 2 << 20
+
     let size: Int
     private let header: [UInt8]
-    private let pieces: [Piece]
     private let elementSize: Int
-    private var headerSent = 0
-    private var piece = 0
-    private var row = 0
-    /// Bytes generated but not handed out yet.
-    private var slab: UnsafeMutableRawPointer?
-    private var slabCapacity = 0
-    private var slabFill = 0
-    private var slabSent = 0
+    private let parts: [Part]
 
     init(count: Int, dtype: DType, pieces: [Piece]) throws {
         header = try Nd4jArray.mixedDataTypesHeader(shape: [1, count], dtype: dtype)
         elementSize = dtype.size
-        self.pieces = pieces.filter { $0.sourceShape.reduce(1, *) > 0 }
         let covered = pieces.reduce(0) { $0 + $1.sourceShape.reduce(1, *) }
         guard covered == count else {
             throw GraftError(.shapeMismatch, "the graph's parameters do not cover the written layers' parameter vector",
                              location: "coefficients.bin", expected: "\(count) parameters", found: "\(covered)")
         }
+        var parts: [Part] = []
+        for p in pieces where p.sourceShape.reduce(1, *) > 0 {
+            // A scalar is a 1-element row.
+            let scalar = p.sourceShape.isEmpty
+            Self.split(Part(tensor: p.tensor, start: 0, shape: scalar ? [1] : p.sourceShape, strides: scalar ? [0] : p.strides),
+                       elementSize: dtype.size, into: &parts)
+        }
+        self.parts = parts
         size = header.count + count * elementSize
     }
 
-    deinit { slab?.deallocate() }
-
-    /// Fills the start of `buffer` with the next bytes; 0 at the end.
-    func produce(_ buffer: UnsafeMutableRawBufferPointer) throws -> Int {
-        guard let out = buffer.baseAddress, buffer.count > 0 else { return 0 }
-        if headerSent < header.count {
-            let n = min(buffer.count, header.count - headerSent)
-            header.withUnsafeBytes { out.copyMemory(from: $0.baseAddress! + headerSent, byteCount: n) }
-            headerSent += n
-            return n
+    /// Cuts `part` into parts of about `partBytes` along its outer axes: runs of whole rows
+    /// (at least 32 when that stays within 4 × `partBytes`, so the transposition's tiles are
+    /// whole), a row larger than `partBytes` cut along its own rows.
+    static func split(_ part: Part, elementSize: Int, into parts: inout [Part]) {
+        let elements = part.shape.reduce(1, *)
+        guard elements * elementSize > partBytes, let rows = part.shape.first else {
+            parts.append(part)
+            return
         }
-        if slabSent == slabFill {
-            guard fillSlab() else { return 0 }
+        let inner = Array(part.shape.dropFirst())
+        let rowBytes = inner.reduce(1, *) * elementSize
+        if rows == 1 || rowBytes > partBytes {
+            for r in 0..<rows {
+                let row = Part(tensor: part.tensor, start: part.start + r * part.strides[0], shape: inner.isEmpty ? [1] : inner,
+                               strides: inner.isEmpty ? [0] : Array(part.strides.dropFirst()))
+                split(row, elementSize: elementSize, into: &parts)
+            }
+            return
         }
-        guard let slab else { return 0 }
-        let n = min(buffer.count, slabFill - slabSent)
-        out.copyMemory(from: slab + slabSent, byteCount: n)
-        slabSent += n
-        return n
+        var rowsPerPart = max(1, partBytes / rowBytes)
+        if rowsPerPart < 32 && 32 * rowBytes <= 4 * partBytes { rowsPerPart = 32 }
+        var r = 0
+        while r < rows {
+            let take = min(rowsPerPart, rows - r)
+            parts.append(Part(tensor: part.tensor, start: part.start + r * part.strides[0], shape: [take] + inner,
+                              strides: part.strides))
+            r += take
+        }
     }
 
-    /// Generates the next rows of the current piece (about 2 MiB) into the slab buffer.
-    private func fillSlab() -> Bool {
-        guard piece < pieces.count else { return false }
-        let p = pieces[piece]
-        let rows = p.sourceShape.first ?? 1
-        let inner = Array(p.sourceShape.dropFirst())
-        let rowElements = inner.reduce(1, *)
-        let rowBytes = rowElements * elementSize
-        var rowsPerSlab = max(1, DL4JFlatParameters.slabBytes / max(rowBytes, 1))
-        if rowsPerSlab < 32 && 32 * rowBytes <= 4 * DL4JFlatParameters.slabBytes { rowsPerSlab = 32 }
-        let take = min(rowsPerSlab, rows - row)
-        let bytes = take * rowBytes
-        if slabCapacity < bytes {
-            slab?.deallocate()
-            slab = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 4096)
-            slabCapacity = bytes
+    /// The entry for the zip writer: the header, then every part.
+    var zipParts: ZipParts {
+        let header = header, parts = parts, elementSize = elementSize
+        let sizes = [header.count] + parts.map { $0.shape.reduce(1, *) * elementSize }
+        return ZipParts(sizes: sizes) { k, buffer in
+            guard k > 0 else {
+                header.withUnsafeBytes { buffer.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+                return
+            }
+            Self.encode(parts[k - 1], elementSize: elementSize, into: buffer)
         }
-        guard let slab else { return false }
-        let rowStride = p.strides.first ?? 0
-        p.tensor.withUnsafeBytes { raw in
+    }
+
+    /// A part's elements, big-endian, row-major at `buffer`.
+    static func encode(_ part: Part, elementSize: Int, into buffer: UnsafeMutableRawPointer) {
+        part.tensor.withUnsafeBytes { raw in
             guard let base = raw.baseAddress else { return }
-            StridedCopy.copy(shape: [take] + inner, elementSize: elementSize, from: base + row * rowStride * elementSize,
-                             strides: p.strides.isEmpty ? [0] : p.strides, to: slab,
-                             strides: [rowElements] + StridedCopy.rowMajorStrides(inner), swapBytes: hostIsLittleEndian)
+            StridedCopy.copy(shape: part.shape, elementSize: elementSize, from: base + part.start * elementSize,
+                             strides: part.strides, to: buffer, strides: StridedCopy.rowMajorStrides(part.shape),
+                             swapBytes: hostIsLittleEndian)
         }
-        slabFill = bytes
-        slabSent = 0
-        row += take
-        if row == rows {
-            piece += 1
-            row = 0
-        }
-        return true
     }
 
     /// The whole content in memory (for `DL4JWriter.encode`).
     func allBytes() throws -> [UInt8] {
+        let entry = zipParts
         var bytes = [UInt8](repeating: 0, count: size)
-        var done = 0
-        while done < size {
-            let n = try bytes.withUnsafeMutableBytes { try produce(UnsafeMutableRawBufferPointer(rebasing: $0[done...])) }
-            guard n > 0 else {
-                throw GraftError(.io, "coefficients.bin ended early", expected: "\(size) bytes", found: "\(done) bytes")
+        try bytes.withUnsafeMutableBytes { out in
+            var offset = 0
+            for (k, count) in entry.sizes.enumerated() {
+                try entry.fill(k, out.baseAddress! + offset)
+                offset += count
             }
-            done += n
         }
         return bytes
     }

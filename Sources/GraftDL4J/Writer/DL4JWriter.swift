@@ -18,7 +18,8 @@ import OrderedCollections
 /// exact inverse of the reader's, family by family, by construction.
 public enum DL4JWriter {
     /// Writes `graph` to `path` atomically (temporary file, then rename). `coefficients.bin`
-    /// is encoded tensor by tensor while it streams into the zip; weight entries (`.bin`) are
+    /// is encoded a few MiB at a time on the zip writer's threads, each part straight into the
+    /// buffer it is checked (CRC-32) and written from; weight entries (`.bin`) are
     /// stored, not deflated, unless `compress` (random-looking floats barely compress, and
     /// deflating costs several times the write); `configuration.json` is always deflated.
     @discardableResult
@@ -27,7 +28,7 @@ public enum DL4JWriter {
         var entries: [ZipEntry] = []
         for (name, bytes) in prepared.entries {
             if name == "coefficients.bin", let coefficients = prepared.coefficients {
-                entries.append(ZipEntry(name, size: coefficients.size, deflate: compress, produce: coefficients.produce))
+                entries.append(ZipEntry(name, parts: coefficients.zipParts, deflate: compress))
             } else {
                 entries.append(ZipEntry(name, bytes, deflate: compress || !name.hasSuffix(".bin")))
             }

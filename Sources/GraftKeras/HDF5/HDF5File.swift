@@ -203,8 +203,10 @@ public struct HDF5Group: HDF5Object, @unchecked Sendable {
         return opened
     }
 
-    public func contains(_ relative: String) -> Bool {
-        ((try? kind(of: relative)) ?? nil) != nil
+    /// Whether an object is at `relative`. Throws what `kind(of:)` throws (a refused link, a
+    /// header that fails its check): a damaged object is an error, not an absent one.
+    public func contains(_ relative: String) throws -> Bool {
+        try kind(of: relative) != nil
     }
 
     /// The subgroup at `relative` (may contain `/`).

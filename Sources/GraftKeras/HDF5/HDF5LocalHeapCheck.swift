@@ -23,8 +23,9 @@ enum HDF5LocalHeapCheck {
         guard size <= UInt64(raw.count), address <= UInt64(raw.count) - size else {
             // A segment right after its header is loaded by libhdf5 as one piece of header +
             // size bytes without comparing the size with the file (a size of 2^64 - 1 made it
-            // copy -1 bytes): refused here. A segment elsewhere outside the file libhdf5 refuses
-            // itself, and anything else is not a plausible heap (e.g. "HEAP" inside weights).
+            // copy -1 bytes): refused here. A segment elsewhere is checked where a group names
+            // the heap (`HDF5ObjectHeaderCheck.checkSymbolTable`): found by this scan alone,
+            // "HEAP" may as well be bytes of the weights.
             if address == UInt64(start + room) {
                 throw GraftError(.malformed, "local heap data segment reaches past the end of the file", file: path,
                                  location: location, field: "data segment size",

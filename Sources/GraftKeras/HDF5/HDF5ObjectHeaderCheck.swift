@@ -1,8 +1,9 @@
 import Foundation
 import GraftCore
 
-/// A structural check of one object header's attribute messages, made on the file's bytes
-/// before libhdf5 decodes any of them (`H5Aexists`, `H5Aopen`, `H5Aread`).
+/// A structural check of one object header's attribute, datatype and symbol table messages, made on the
+/// file's bytes before libhdf5 decodes any of them (`H5Aexists`, `H5Aopen`, `H5Aread`, and the
+/// link lookups that load a group's local heap).
 ///
 /// libhdf5 1.10 decodes an attribute message trusting its inner lengths: a name, datatype or
 /// dataspace size that reaches past the message makes it read out of bounds (an ASan report
@@ -37,6 +38,8 @@ struct HDF5ObjectHeaderCheck {
 
     static let continuationMessage = 0x10
     static let attributeMessage = 0x0C
+    static let datatypeMessage = 0x03
+    static let symbolTableMessage = 0x11
     /// More chunks than any real header has; a header whose continuations loop stops here.
     static let maximumChunks = 4096
 
@@ -177,11 +180,48 @@ struct HDF5ObjectHeaderCheck {
                                expected: "each chunk once", found: "address \(address) again")
                 }
                 if chunkRange.1 > chunkRange.0 { chunks.append(chunkRange) }
+            } else if type == Self.datatypeMessage, messageFlags & 0x02 == 0 {
+                // (A shared datatype message holds a reference, not the datatype.)
+                try datatypeLength(body, body + size) { field, expected, found in
+                    fail("datatype message is inconsistent", at: "\(location) (datatype message at offset \(body))",
+                         field: field, expected: expected, found: found)
+                }
+            } else if type == Self.symbolTableMessage {
+                try checkSymbolTable(body, size, location: location)
             } else if type == Self.attributeMessage, messageFlags & 0x02 == 0 {
                 // (A shared attribute message holds a reference, not the attribute.)
                 try checkAttribute(body, body + size, location: location)
             }
             p = body + size
+        }
+    }
+
+    // MARK: Symbol table message
+
+    /// A group's symbol table message (0x11: v1 B-tree address, local heap address). libhdf5
+    /// allocates the heap's data segment at its declared size before reading it (12 GB for a
+    /// lying one), wherever the segment lies; the heap is named here, so it is one, and its
+    /// segment must lie inside the file. Local heap: `"HEAP"`, version 0, 3 reserved bytes,
+    /// segment size (length width), free-list head (length width), segment address.
+    func checkSymbolTable(_ body: Int, _ size: Int, location: String) throws {
+        guard size >= 2 * offsetSize else {
+            throw fail("symbol table message is too short", at: location, field: "message size",
+                       expected: "\(2 * offsetSize) bytes", found: "\(size) bytes")
+        }
+        let heapAddress = uint(body + offsetSize, offsetSize)
+        let heapLocation = "\(location) (local heap at address \(heapAddress))"
+        guard let heap = position(heapAddress, length: UInt64(8 + 2 * lengthSize + offsetSize)) else {
+            throw fail("group's local heap lies outside the file", at: location, field: "local heap address",
+                       expected: "below \(raw.count - base)", found: "\(heapAddress)")
+        }
+        // Not a heap signature: libhdf5 refuses it without allocating.
+        guard raw[heap] == 0x48, raw[heap + 1] == 0x45, raw[heap + 2] == 0x41, raw[heap + 3] == 0x50 else { return }
+        let segmentSize = uint(heap + 8, lengthSize)
+        let segmentAddress = uint(heap + 8 + 2 * lengthSize, offsetSize)
+        guard position(segmentAddress, length: segmentSize) != nil else {
+            throw fail("local heap data segment lies outside the file", at: heapLocation, field: "data segment",
+                       expected: "inside the file's \(raw.count - base) bytes",
+                       found: "\(segmentSize) bytes at address \(segmentAddress)")
         }
     }
 
@@ -218,6 +258,7 @@ struct HDF5ObjectHeaderCheck {
         guard datatypeSize >= 8 else {
             throw refuse("datatype size", expected: "at least 8 bytes", found: "\(datatypeSize) bytes")
         }
+        try datatypeLength(datatypePosition, datatypePosition + datatypeSize) { refuse($0, expected: $1, found: $2) }
         let typeClass = Int(raw[datatypePosition] & 0x0F)
         let variableLength = typeClass == 9
         if variableLength, datatypeSize < 16 {
@@ -308,11 +349,21 @@ struct HDF5ObjectHeaderCheck {
         let declared = uint(start + 8, lengthSize)
         let end = start + Int(min(declared, UInt64(raw.count - start)))
         var sizes: [Int: UInt64] = [:]
-        var p = start + 8 + lengthSize
-        while p + 8 + lengthSize <= end {
+        let objectHeader = 8 + lengthSize
+        var p = start + objectHeader
+        // The collection is referenced, so it is one: every object must fit (the whole-file scan
+        // of `HDF5GlobalHeapCheck` leaves collections declaring under 4096 bytes alone, as data).
+        while p + objectHeader <= end {
             let index = Int(uint(p, 2))
             let size = uint(p + 8, lengthSize)
-            guard size <= UInt64(end - p), index != 0 || size >= UInt64(8 + lengthSize) else { break }
+            // libhdf5 1.10 steps over a free-space object (index 0) by its size: one smaller than
+            // its own header makes it loop forever.
+            let room = index == 0 ? end - p : end - p - objectHeader
+            guard size <= UInt64(room), index != 0 || size >= UInt64(objectHeader) else {
+                throw refuse(field, "objects that fit the global heap collection at address \(address) (object \(index): "
+                             + (index == 0 ? "\(objectHeader) to \(room) bytes)" : "at most \(room) bytes)"),
+                             "object \(index) of \(size) bytes")
+            }
             if index != 0 { sizes[index] = size }
             // As libhdf5: a free-space object (index 0) is stepped over by its size, header included.
             p += index == 0 ? Int(size) : 8 + lengthSize + Int((size + 7) / 8 * 8)

@@ -105,7 +105,7 @@ public enum KerasReader {
             }
             let config = try parseJSON(configText, file: path, what: "model_config")
             let model = try KerasModelConfigParser.parseModel(config, file: path)
-            let weightsGroup = root.contains("model_weights") ? try root.group("model_weights") : root
+            let weightsGroup = try root.contains("model_weights") ? try root.group("model_weights") : root
             let producer = try detectProducer(root: root, weights: weightsGroup, config: config, model: model)
             var extras: OrderedDictionary<String, JSONValue> = [:]
             if let training = try root.stringAttribute("training_config") {
@@ -113,7 +113,7 @@ public enum KerasReader {
             }
             extras["keras_version"] = .string(producer.version)
             if let backend = producer.backend { extras["backend"] = .string(backend) }
-            if root.contains("optimizer_weights") { extras["has_optimizer_weights"] = .bool(true) }
+            if try root.contains("optimizer_weights") { extras["has_optimizer_weights"] = .bool(true) }
             return Source(format: "keras-h5", path: path, model: model, producer: producer,
                           store: try KerasLegacyWeightStore(group: weightsGroup), extras: extras, cleanup: nil)
         } catch let e as GraftError {
@@ -133,7 +133,7 @@ public enum KerasReader {
         do {
             let file = try HDF5File(path: weightsPath)
             let root = try file.root()
-            let weightsGroup = root.contains("model_weights") ? try root.group("model_weights") : root
+            let weightsGroup = try root.contains("model_weights") ? try root.group("model_weights") : root
             var producer = try detectProducer(root: root, weights: weightsGroup, config: config, model: model)
             if let v = config["keras_version"]?.stringValue, (try? root.stringAttribute("keras_version")) == nil {
                 producer = KerasProducer(major: majorVersion(v) ?? producer.major, version: v,

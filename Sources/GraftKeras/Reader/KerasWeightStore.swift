@@ -51,11 +51,11 @@ struct KerasArchiveWeightStore: KerasWeightStore {
 
     func weights(path: [KerasLayerSpec]) throws -> [KerasWeight] {
         let groupPath = path.map(\.archivePath).joined(separator: "/")
-        guard root.contains(groupPath) else {
+        guard try root.contains(groupPath) else {
             // The 2.13-era layout used `_layer_checkpoint_dependencies` instead of `layers`.
             let legacy = path.map { "_layer_checkpoint_dependencies" + $0.archivePath.dropFirst("layers".count) }
                 .joined(separator: "/")
-            if root.contains(legacy) { return try collect(try root.group(legacy), prefix: legacy) }
+            if try root.contains(legacy) { return try collect(try root.group(legacy), prefix: legacy) }
             return []
         }
         return try collect(try root.group(groupPath), prefix: groupPath)

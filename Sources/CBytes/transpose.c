@@ -1,0 +1,93 @@
+#include "cbytes.h"
+
+/* dst[c * dst_stride + r] = src[r * src_stride + c] for 4-byte elements, optionally with each
+   element's bytes reversed. Cache blocks of 32 x 32; inside them 8 x 8 blocks transposed in
+   AVX2 registers (unpack / shuffle / 128-bit lane permutes), byte reversal by one byte shuffle
+   per register; edges element by element. */
+
+#define BLOCK 32
+
+static inline uint32_t swap32(uint32_t v) { return __builtin_bswap32(v); }
+
+static void transpose_scalar(const uint32_t *src, ptrdiff_t src_stride, uint32_t *dst, ptrdiff_t dst_stride,
+                             size_t r0, size_t r1, size_t c0, size_t c1, int swap) {
+    for (size_t c = c0; c < c1; c++) {
+        uint32_t *to = dst + (ptrdiff_t)c * dst_stride;
+        const uint32_t *from = src + c;
+        if (swap) {
+            for (size_t r = r0; r < r1; r++) to[r] = swap32(from[(ptrdiff_t)r * src_stride]);
+        } else {
+            for (size_t r = r0; r < r1; r++) to[r] = from[(ptrdiff_t)r * src_stride];
+        }
+    }
+}
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <immintrin.h>
+
+/* One cache block: its whole 8 x 8 blocks in registers, the ragged rest element by element. */
+__attribute__((target("avx2")))
+static void block_avx2(const uint32_t *src, ptrdiff_t src_stride, uint32_t *dst, ptrdiff_t dst_stride,
+                       size_t r0, size_t r1, size_t c0, size_t c1, int swap) {
+    const __m256i reverse = _mm256_setr_epi8(3, 2, 1, 0, 7, 6, 5, 4, 11, 10, 9, 8, 15, 14, 13, 12,
+                                             3, 2, 1, 0, 7, 6, 5, 4, 11, 10, 9, 8, 15, 14, 13, 12);
+    size_t r8 = r0 + (r1 - r0) / 8 * 8, c8 = c0 + (c1 - c0) / 8 * 8;
+    for (size_t r = r0; r < r8; r += 8) {
+        for (size_t c = c0; c < c8; c += 8) {
+            const float *s = (const float *)(src + (ptrdiff_t)r * src_stride + c);
+            __m256 a0 = _mm256_loadu_ps(s), a1 = _mm256_loadu_ps(s + src_stride);
+            __m256 a2 = _mm256_loadu_ps(s + 2 * src_stride), a3 = _mm256_loadu_ps(s + 3 * src_stride);
+            __m256 a4 = _mm256_loadu_ps(s + 4 * src_stride), a5 = _mm256_loadu_ps(s + 5 * src_stride);
+            __m256 a6 = _mm256_loadu_ps(s + 6 * src_stride), a7 = _mm256_loadu_ps(s + 7 * src_stride);
+            __m256 t0 = _mm256_unpacklo_ps(a0, a1), t1 = _mm256_unpackhi_ps(a0, a1);
+            __m256 t2 = _mm256_unpacklo_ps(a2, a3), t3 = _mm256_unpackhi_ps(a2, a3);
+            __m256 t4 = _mm256_unpacklo_ps(a4, a5), t5 = _mm256_unpackhi_ps(a4, a5);
+            __m256 t6 = _mm256_unpacklo_ps(a6, a7), t7 = _mm256_unpackhi_ps(a6, a7);
+            __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+            __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+            __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE);
+            __m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+            __m256 o[8];
+            o[0] = _mm256_permute2f128_ps(u0, u4, 0x20); o[1] = _mm256_permute2f128_ps(u1, u5, 0x20);
+            o[2] = _mm256_permute2f128_ps(u2, u6, 0x20); o[3] = _mm256_permute2f128_ps(u3, u7, 0x20);
+            o[4] = _mm256_permute2f128_ps(u0, u4, 0x31); o[5] = _mm256_permute2f128_ps(u1, u5, 0x31);
+            o[6] = _mm256_permute2f128_ps(u2, u6, 0x31); o[7] = _mm256_permute2f128_ps(u3, u7, 0x31);
+            for (int k = 0; k < 8; k++) {
+                __m256 v = o[k];
+                if (swap) v = _mm256_castsi256_ps(_mm256_shuffle_epi8(_mm256_castps_si256(v), reverse));
+                _mm256_storeu_ps((float *)(dst + (ptrdiff_t)(c + (size_t)k) * dst_stride + r), v);
+            }
+        }
+        if (c8 < c1) transpose_scalar(src, src_stride, dst, dst_stride, r, r + 8, c8, c1, swap);
+    }
+    if (r8 < r1) transpose_scalar(src, src_stride, dst, dst_stride, r8, r1, c0, c1, swap);
+}
+
+static int has_avx2(void) {
+    static int cached = -1;
+    if (cached < 0) cached = __builtin_cpu_supports("avx2") ? 1 : 0;
+    return cached;
+}
+#endif
+
+void graft_transpose32(const void *source, ptrdiff_t source_stride, void *destination, ptrdiff_t destination_stride,
+                       size_t rows, size_t columns, int swap) {
+    const uint32_t *src = (const uint32_t *)source;
+    uint32_t *dst = (uint32_t *)destination;
+    for (size_t c0 = 0; c0 < columns; c0 += BLOCK) {
+        size_t c1 = c0 + BLOCK < columns ? c0 + BLOCK : columns;
+        for (size_t r0 = 0; r0 < rows; r0 += BLOCK) {
+            size_t r1 = r0 + BLOCK < rows ? r0 + BLOCK : rows;
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+            if (has_avx2()) { block_avx2(src, source_stride, dst, destination_stride, r0, r1, c0, c1, swap); continue; }
+#endif
+            transpose_scalar(src, source_stride, dst, destination_stride, r0, r1, c0, c1, swap);
+        }
+    }
+}
+
+void graft_transpose32_portable(const void *source, ptrdiff_t source_stride, void *destination,
+                                ptrdiff_t destination_stride, size_t rows, size_t columns, int swap) {
+    transpose_scalar((const uint32_t *)source, source_stride, (uint32_t *)destination, destination_stride,
+                     0, rows, 0, columns, swap);
+}
