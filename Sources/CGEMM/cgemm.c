@@ -568,7 +568,7 @@ void graft_conv_packed(int variant, const graft_conv_geometry *g, const float *x
     }
     int mr_max;
     kernel_fn kernel = select_kernel(variant, &mr_max);
-    const long panels = (n + PANEL - 1) / PANEL, kc_base = k_block(k);
+    const long panels = (n + PANEL - 1) / PANEL, kc_base = graft_gemm_k_block(k);
     const long chunk_rows = 8L * mr_max;
     float *ap = NULL;
     // Aligned scratch for one chunk's packed A (≤ 96 × 256 floats). Should even that fail, the
@@ -596,7 +596,7 @@ void graft_conv_packed(int variant, const graft_conv_geometry *g, const float *x
                     conv_pack_tile(g, x, row_begin + i, 1, pc, kc, fallback, fallback + 64, 0);
                     for (long p = 0; p < kc; p++) {
                         long kk = pc + p, bpc = kk / kc_base * kc_base;
-                        s += fallback[p] * packed[slice_offset(k, n, bpc, j / PANEL) + (size_t)(kk - bpc) * PANEL + j % PANEL];
+                        s += fallback[p] * packed[graft_gemm_slice_offset(k, n, bpc, j / PANEL) + (size_t)(kk - bpc) * PANEL + j % PANEL];
                     }
                 }
                 c[i * ldo + j] = relu && s < 0 ? 0 : s;
@@ -625,7 +625,7 @@ void graft_conv_packed(int variant, const graft_conv_geometry *g, const float *x
                 row += mr;
             }
             for (long jp = 0; jp < panels; jp++) {
-                const float *b = packed + slice_offset(k, n, pc, jp);
+                const float *b = packed + graft_gemm_slice_offset(k, n, pc, jp);
                 long col = jp * PANEL;
                 int ncols = (int)(n - col < PANEL ? n - col : PANEL);
                 const float *bias_j = first && bias ? bias + col : NULL;
