@@ -8,11 +8,12 @@ import GraftCore
 /// `masking` matters only for 1-D global pooling of a masked sequence (see `MaskSemantics`).
 enum ConvolutionKernels {
     static func evaluate<T: RuntimeScalar>(_ node: Node, _ inputs: [RuntimeValue], as type: T.Type,
-                                           masking: MaskSemantics = .keras) throws -> [RuntimeValue] {
+                                           masking: MaskSemantics = .keras,
+                                           context: RuntimeContext = RuntimeContext()) throws -> [RuntimeValue] {
         let x = try onlyInput(inputs, node)
         switch node.op {
         case .conv(let a):
-            return [RuntimeValue(try ConvolutionOps.convolve(node, a, x.tensor, as: T.self))]
+            return [RuntimeValue(try ConvolutionOps.convolve(node, a, x.tensor, context: context, as: T.self))]
         case .pooling(let a):
             return [RuntimeValue(try PoolingKernels.pool(node, a, x.tensor, as: T.self))]
         case .globalPooling(let a):

@@ -10,7 +10,8 @@ import GraftCore
 ///   (in − 1)·s + k_eff − 2·pad + outputPadding, pad = k_eff/2 for same, 0 for valid).
 /// Bias and the fused activation follow.
 enum ConvolutionOps {
-    static func convolve<T: RuntimeScalar>(_ node: Node, _ a: ConvAttributes, _ x: Tensor, as type: T.Type) throws -> Tensor {
+    static func convolve<T: RuntimeScalar>(_ node: Node, _ a: ConvAttributes, _ x: Tensor, context: RuntimeContext = RuntimeContext(),
+                                          as type: T.Type) throws -> Tensor {
         try AxisGeometry.check(a.kernelSize, rank: a.rank, field: "kernelSize", node: node)
         try AxisGeometry.check(a.strides, rank: a.rank, field: "strides", node: node)
         try AxisGeometry.check(a.dilation, rank: a.rank, field: "dilation", node: node)
@@ -19,7 +20,7 @@ enum ConvolutionOps {
                              field: "padding", found: "causal on rank \(a.rank)")
         }
         if case .standard = a.kind {
-            return try standardLayer(node, a, x, as: T.self)
+            return try standardLayer(node, a, x, context: context, as: T.self)
         }
         let (values, view) = try SpatialView.read(x, rank: a.rank, format: a.dataFormat, node: node, as: T.self)
         var result: (values: [T], spatial: [Int], channels: Int)

@@ -82,7 +82,7 @@ enum Kernels {
         case .dl4jVertex(let v):
             return [try DL4JKernels.evaluate(node, v, inputs, context: context, as: T.self)]
         case .conv, .pooling, .globalPooling, .zeroPadding, .cropping, .upSampling:
-            return try ConvolutionKernels.evaluate(node, inputs, as: T.self)
+            return try ConvolutionKernels.evaluate(node, inputs, as: T.self, context: context)
         case .bidirectional(let a):
             if case .convLSTM(let inner) = a.layer {
                 return try ConvLSTMKernels.bidirectional(node, a.mergeMode, inner, inputs, as: T.self)

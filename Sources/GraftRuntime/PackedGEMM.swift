@@ -170,6 +170,14 @@ public enum PackedGEMM {
         return String(cString: raw) != "0"
     }()
 
+    /// False when `GRAFT_CONV_PACKED=0` (or the packed GEMM is off): standard convolutions
+    /// then run as im2col blocks + OpenBLAS (`ConvolutionOps.standard`), for comparisons.
+    static let convolutionsEnabled: Bool = {
+        guard isEnabled else { return false }
+        guard let raw = getenv("GRAFT_CONV_PACKED") else { return true }
+        return String(cString: raw) != "0"
+    }()
+
     /// The variant `auto` resolves to on this CPU.
     public static var bestVariant: Variant { Variant(rawValue: Int(graft_gemm_best_variant())) ?? .portable }
 

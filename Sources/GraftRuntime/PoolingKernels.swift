@@ -1,3 +1,4 @@
+import CGEMM
 import GraftCore
 
 /// Max and average pooling over windows, and global pooling over all spatial axes.
@@ -56,7 +57,11 @@ enum PoolingKernels {
                             for cell in 1..<cells {
                                 let iz = z0 + cell / yxCells, iy = y0 + (cell / xCells) % (y1 - y0), ix = x0 + cell % xCells
                                 let src = inBase + ((iz * h + iy) * w + ix) * c
-                                if isMax {
+                                if isMax && T.self == Float.self {
+                                    // Vectorised in C (the generic loop below ran scalar).
+                                    graft_max_accumulate(UnsafeMutableRawPointer(o).assumingMemoryBound(to: Float.self),
+                                                         UnsafeRawPointer(src).assumingMemoryBound(to: Float.self), c)
+                                } else if isMax {
                                     for i in 0..<c {
                                         let v = src[i], m = o[i]
                                         o[i] = v > m || v != v ? v : m

@@ -48,6 +48,33 @@ void graft_gemm_packed(int variant, long m, long n, long k,
                        const float *bias, float beta, float *c, long ldc,
                        long panel_begin, long panel_end);
 
+/// A convolution's geometry on a channels-last input [batch, d, h, w, c] (leading spatial
+/// sizes 1 for 1-D and 2-D): kernel taps, strides, dilations, padding before each axis and
+/// the output sizes. The output is [batch, od, oh, ow, n] read as rows (example, position).
+typedef struct {
+    long batch, d, h, w, c;
+    long kd, kh, kw;
+    long sd, sh, sw;
+    long dd, dh, dw;
+    long pd, ph, pw;
+    long od, oh, ow;
+} graft_conv_geometry;
+
+/// Output rows row_begin ..< row_end of a standard (ungrouped) convolution: out[row, 0..<n]
+/// (leading dimension ldo) = window(row) · B + bias, then max(0, ·) when relu is nonzero.
+/// B is the kernel [kd, kh, kw, c, n] read as a (kd·kh·kw·c) × n matrix and packed by
+/// graft_gemm_pack. The windows are packed straight from the input tile by tile (no im2col
+/// buffer); rows are taken in chunks of 8 tiles, and for each chunk K in blocks (≤ 256) so
+/// that the chunk's packed A stays in L1/L2 while every panel passes over it. One thread.
+/// On AVX-512: with C ≥ 16 the tiles stay row-major (memcpy runs of kw·C values) and a
+/// row-major microkernel reads them; with fewer channels each k's tile values are gathered
+/// (k-major) in one pass. Elsewhere: row-major, then transposed, for the k-major kernels.
+void graft_conv_packed(int variant, const graft_conv_geometry *g, const float *x, const float *packed, long n,
+                       const float *bias, int relu, float *out, long ldo, long row_begin, long row_end);
+
+/// out[i] = max(out[i], src[i]) with NaN propagated from either side (max pooling's step).
+void graft_max_accumulate(float *out, const float *src, long count);
+
 #include "cvmath.h"
 #include "clstm.h"
 #include "cpool.h"
