@@ -63,19 +63,19 @@ let package = Package(
             .product(name: "OrderedCollections", package: "swift-collections"),
         ], path: "Benchmarks/graft-bench"),
 
-        .testTarget(name: "GraftCoreTests", dependencies: ["GraftCore", "CBytes", "CZip"]),
-        .testTarget(name: "GraftKerasTests", dependencies: ["GraftKeras", "GraftRuntime"]),
+        .testTarget(name: "GraftCoreTests", dependencies: ["GraftCore", "CBytes", "CZip", "GraftTestSupport"]),
+        .testTarget(name: "GraftKerasTests", dependencies: ["GraftKeras", "GraftRuntime", "GraftTestSupport"]),
         .testTarget(name: "GraftDL4JTests", dependencies: ["GraftDL4J", "GraftRuntime"]),
         .testTarget(name: "GraftRuntimeTests", dependencies: ["GraftRuntime"]),
         .testTarget(name: "GraftSurgeryTests", dependencies: [
-            "GraftSurgery", "GraftRuntime", "GraftIO",
+            "GraftSurgery", "GraftRuntime", "GraftIO", "GraftTestSupport",
             .product(name: "OrderedCollections", package: "swift-collections"),
             .product(name: "PropertyBased", package: "swift-property-based"),
         ]),
         // Runs the built `graft` binary for the end-to-end tests.
         .target(name: "GraftTestSupport", path: "Tests/GraftTestSupport"),
         .testTarget(name: "ConformanceTests", dependencies: ["GraftKeras", "GraftDL4J", "GraftRuntime", "GraftIO", "GraftTestSupport", "graft"]),
-        .testTarget(name: "GraftIOTests", dependencies: ["GraftIO"]),
+        .testTarget(name: "GraftIOTests", dependencies: ["GraftIO", "GraftTestSupport"]),
         .testTarget(name: "GraftCLITests", dependencies: ["graft", "GraftTestSupport", "GraftCore", "GraftIO"]),
     ]
 )

@@ -12,7 +12,7 @@ import XCTest
 /// tolerance of the corpus outputs); a model the other format cannot express must make
 /// `convert` exit 1 with an error naming a node of the model, its kind and the reason.
 /// Keras (.h5, .keras, JSON + weights) → DL4J (.zip) and DL4J → Keras (.h5).
-final class CrossFormatCLITests: XCTestCase {
+final class CrossFormatCLITests: TemporaryDirectoryTestCase {
     /// One corpus model to convert and verify.
     struct Job: Sendable {
         var id: String
@@ -34,14 +34,6 @@ final class CrossFormatCLITests: XCTestCase {
         var verifyRandom: GraftProcess.Result?
     }
 
-    var temp: URL!
-
-    override func setUpWithError() throws {
-        temp = FileManager.default.temporaryDirectory.appendingPathComponent("graft-cross-cli-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: temp, withIntermediateDirectories: true)
-    }
-
-    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: temp) }
 
     func testKerasToDL4JThroughCLI() throws {
         let cases = try Corpus.cases(formats: ["keras-h5", "keras3", "keras-weights+json"])

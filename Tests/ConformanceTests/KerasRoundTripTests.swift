@@ -5,6 +5,7 @@ import GraftKeras
 import GraftRuntime
 import OrderedCollections
 import XCTest
+import GraftTestSupport
 
 /// Issue 5 round trips through `KerasWriter`:
 /// - every Keras corpus model: read → write `.h5` (and `.keras`) → read gives bit-identical
@@ -13,15 +14,9 @@ import XCTest
 ///   or the writer refuses with an error naming the node Keras cannot express.
 /// With `GRAFT_INTEROP_DIR` set, the written files and their `_io.npz` are kept there for
 /// `make interop-keras`.
-final class KerasRoundTripTests: XCTestCase {
-    var scratch: URL!
-
-    override func setUpWithError() throws {
-        scratch = FileManager.default.temporaryDirectory.appendingPathComponent("graft-keras-rt-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
-    }
-
-    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: scratch) }
+final class KerasRoundTripTests: TemporaryDirectoryTestCase {
+    /// The scratch folder (`temp`).
+    var scratch: URL { temp }
 
     static var interopDirectory: URL? {
         guard let dir = ProcessInfo.processInfo.environment["GRAFT_INTEROP_DIR"], !dir.isEmpty else { return nil }

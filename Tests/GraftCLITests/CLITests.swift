@@ -5,7 +5,7 @@ import GraftTestSupport
 import XCTest
 
 /// End-to-end tests: run the built `graft` binary and check stdout, stderr and exit code.
-final class CLITests: XCTestCase {
+final class CLITests: TemporaryDirectoryTestCase {
     static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         .deletingLastPathComponent().deletingLastPathComponent()
 
@@ -19,14 +19,6 @@ final class CLITests: XCTestCase {
 
     static func run(_ arguments: [String]) throws -> Result { try GraftProcess.run(arguments) }
 
-    var temp: URL!
-
-    override func setUpWithError() throws {
-        temp = FileManager.default.temporaryDirectory.appendingPathComponent("graft-cli-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: temp, withIntermediateDirectories: true)
-    }
-
-    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: temp) }
 
     func testHelpDescribesEverySubcommand() throws {
         let r = try graft("--help")

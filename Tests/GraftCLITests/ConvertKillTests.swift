@@ -2,21 +2,14 @@ import Foundation
 import GraftCore
 import GraftIO
 import XCTest
+import GraftTestSupport
 
 /// `graft convert` killed (SIGKILL) at seeded random points while it writes never leaves a
 /// partial output: the output path is absent (or, with --force over an existing output, either
 /// byte-identical to before or a complete model), and what a killed run leaves is only hidden
 /// temporaries named as such, which the next conversion to the same path removes. The input is
 /// never opened for writing.
-final class ConvertKillTests: XCTestCase {
-    var temp: URL!
-
-    override func setUpWithError() throws {
-        temp = FileManager.default.temporaryDirectory.appendingPathComponent("graft-kill-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: temp, withIntermediateDirectories: true)
-    }
-
-    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: temp) }
+final class ConvertKillTests: TemporaryDirectoryTestCase {
 
     static let inputs = 2048, units = 4096
     static let parameterCount = inputs * units + units

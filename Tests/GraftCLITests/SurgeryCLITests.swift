@@ -2,17 +2,10 @@ import Foundation
 import XCTest
 import GraftCore
 import GraftIO
+import GraftTestSupport
 
 /// End-to-end tests of the surgery commands: apply, predict --from, render --before.
-final class SurgeryCLITests: XCTestCase {
-    var temp: URL!
-
-    override func setUpWithError() throws {
-        temp = FileManager.default.temporaryDirectory.appendingPathComponent("graft-surgery-cli-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: temp, withIntermediateDirectories: true)
-    }
-
-    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: temp) }
+final class SurgeryCLITests: TemporaryDirectoryTestCase {
 
     func graft(_ arguments: String...) throws -> CLITests.Result { try CLITests.run(arguments) }
 

@@ -1,16 +1,11 @@
 import Foundation
 import GraftCore
 import XCTest
+import GraftTestSupport
 
-final class ZipArchiveTests: XCTestCase {
-    var dir: URL!
-
-    override func setUpWithError() throws {
-        dir = FileManager.default.temporaryDirectory.appendingPathComponent("graft-zip-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-    }
-
-    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: dir) }
+final class ZipArchiveTests: TemporaryDirectoryTestCase {
+    /// The scratch folder (`temp`).
+    var dir: URL { temp }
 
     func write(_ bytes: [UInt8], _ name: String) throws -> String {
         let path = dir.appendingPathComponent(name).path

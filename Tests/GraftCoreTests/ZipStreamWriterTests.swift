@@ -2,19 +2,14 @@ import CZip
 import Foundation
 @testable import GraftCore
 import XCTest
+import GraftTestSupport
 
 /// Graft's own zip writer (`ZipWriter.write(_:to:)`) read back through libzip and through
 /// Graft's stored-entry reader; every CRC-32 the archive declares is compared with zlib's
 /// crc32 of the bytes meant to be there (an independent reference).
-final class ZipStreamWriterTests: XCTestCase {
-    var dir: URL!
-
-    override func setUpWithError() throws {
-        dir = FileManager.default.temporaryDirectory.appendingPathComponent("graft-zipwriter-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-    }
-
-    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: dir) }
+final class ZipStreamWriterTests: TemporaryDirectoryTestCase {
+    /// The scratch folder (`temp`).
+    var dir: URL { temp }
 
     func randomBytes(_ count: Int, seed: UInt64) -> [UInt8] {
         var rng = SplitMix64(seed: seed)

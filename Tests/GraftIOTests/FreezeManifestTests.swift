@@ -2,19 +2,12 @@ import Foundation
 import GraftCore
 @testable import GraftIO
 import XCTest
+import GraftTestSupport
 
 /// Freeze manifests: make / write / read, pickup on load, and `ModelFile.save`'s guarantees
 /// (no overwrite of the input or an existing file, nothing left behind on failure).
-final class FreezeManifestTests: XCTestCase {
+final class FreezeManifestTests: TemporaryDirectoryTestCase {
     static func fixture(_ name: String) -> String { ModelFileTests.fixture(name) }
-    var temp: URL!
-
-    override func setUpWithError() throws {
-        temp = FileManager.default.temporaryDirectory.appendingPathComponent("graft-manifest-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: temp, withIntermediateDirectories: true)
-    }
-
-    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: temp) }
 
     func path(_ name: String) -> String { temp.appendingPathComponent(name).path }
 

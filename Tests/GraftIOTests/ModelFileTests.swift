@@ -2,22 +2,15 @@ import Foundation
 import GraftCore
 import GraftIO
 import XCTest
+import GraftTestSupport
 
 /// Format detection is by content, never by extension.
-final class ModelFileTests: XCTestCase {
+final class ModelFileTests: TemporaryDirectoryTestCase {
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent()
     static func fixture(_ name: String) -> String { root.appendingPathComponent("fixtures/\(name)").path }
     static let corpus = root.appendingPathComponent("../shared/corpus").standardizedFileURL
 
-    var temp: URL!
-
-    override func setUpWithError() throws {
-        temp = FileManager.default.temporaryDirectory.appendingPathComponent("graft-io-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: temp, withIntermediateDirectories: true)
-    }
-
-    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: temp) }
 
     /// Copies a file under a misleading name, so only its bytes can tell what it is.
     func disguised(_ path: String, as name: String) throws -> String {

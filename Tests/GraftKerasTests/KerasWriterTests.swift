@@ -4,23 +4,18 @@ import GraftCore
 import GraftRuntime
 import OrderedCollections
 import XCTest
+import GraftTestSupport
 
 /// `KerasWriter` on the bundled fixtures (written by tf-keras 2.21 and Keras 3.15): read →
 /// write `.h5` / `.keras` → read gives the same ops, freeze states and bit-identical
 /// parameters, and the fixtures' Keras-computed outputs. With `GRAFT_INTEROP_DIR` set, the
 /// written files and their `_io.npz` are kept there for `make interop-keras`.
-final class KerasWriterTests: XCTestCase {
+final class KerasWriterTests: TemporaryDirectoryTestCase {
     static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("fixtures")
 
-    var scratch: URL!
-
-    override func setUpWithError() throws {
-        scratch = FileManager.default.temporaryDirectory.appendingPathComponent("graft-keras-writer-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
-    }
-
-    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: scratch) }
+    /// The scratch folder (`temp`).
+    var scratch: URL { temp }
 
     struct Fixture {
         var name: String

@@ -3,6 +3,7 @@ import XCTest
 import GraftCore
 import GraftRuntime
 @testable import GraftSurgery
+import GraftTestSupport
 
 final class RecipeTests: XCTestCase {
     func testScenarioRecipe() throws {
@@ -95,13 +96,9 @@ final class RecipeTests: XCTestCase {
 }
 
 /// YAML recipes: the same document as JSON, read into the same JSON value.
-final class YAMLRecipeTests: XCTestCase {
-    var directory: URL!
-    override func setUpWithError() throws {
-        directory = FileManager.default.temporaryDirectory.appendingPathComponent("graft-yaml-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-    }
-    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: directory) }
+final class YAMLRecipeTests: TemporaryDirectoryTestCase {
+    /// The scratch folder (`temp`).
+    var directory: URL { temp }
 
     func write(_ text: String, _ name: String) throws -> String {
         let path = directory.appendingPathComponent(name).path
