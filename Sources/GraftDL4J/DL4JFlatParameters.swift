@@ -55,6 +55,14 @@ final class DL4JFlatParameters {
     /// Bytes streamed per slab: large enough for long sequential reads, small enough to stay
     /// in the cache while the slab is spread into its tensor.
     static let slabBytes = 2 << 20
+
+    /// Rows per slab of a tensor whose rows are `rowBytes` long: as many as fit `slabBytes`,
+    /// and at least 32 when that stays within 4 × `slabBytes`, so a transposition's 32 × 32
+    /// tiles are whole. (The DL4J writer cuts its parts the same way.)
+    static func rowsPerSlab(rowBytes: Int) -> Int {
+        let fitting = max(1, slabBytes / max(rowBytes, 1))
+        return fitting < 32 && 32 * rowBytes <= 4 * slabBytes ? 32 : fitting
+    }
     /// Tensors at least this large are read on `readThreads` threads.
     static let parallelBytes = 8 << 20
     /// Threads for one large tensor's read: the machine's cores, at most 2 (the page cache and
@@ -94,8 +102,7 @@ final class DL4JFlatParameters {
             let inner = Array(sourceShape.dropFirst())
             let rowBytes = inner.reduce(1, *) * size
             // At least 32 rows when that stays small, so the transposition's tiles are whole.
-            var rowsPerSlab = max(1, Self.slabBytes / max(rowBytes, 1))
-            if rowsPerSlab < 32 && 32 * rowBytes <= 4 * Self.slabBytes { rowsPerSlab = 32 }
+            let rowsPerSlab = Self.rowsPerSlab(rowBytes: rowBytes)
             let innerStrides = StridedCopy.rowMajorStrides(inner)
             let sourceStrides = [inner.reduce(1, *)] + innerStrides
             let rowStride = destinationStrides.first ?? 0

@@ -25,8 +25,8 @@ final class DL4JCoefficientsStream {
     }
 
     /// Bytes per part: small enough to stay in the cache from the gather through the CRC to
-    /// the write, large enough for long writes.
-    static let partBytes = 2 << 20
+    /// the write, large enough for long writes (the reader's slab size).
+    static let partBytes = DL4JFlatParameters.slabBytes
 
     let size: Int
     private let header: [UInt8]
@@ -71,8 +71,7 @@ final class DL4JCoefficientsStream {
             }
             return
         }
-        var rowsPerPart = max(1, partBytes / rowBytes)
-        if rowsPerPart < 32 && 32 * rowBytes <= 4 * partBytes { rowsPerPart = 32 }
+        let rowsPerPart = DL4JFlatParameters.rowsPerSlab(rowBytes: rowBytes)
         var r = 0
         while r < rows {
             let take = min(rowsPerPart, rows - r)
