@@ -247,23 +247,30 @@ public enum NPY {
 /// Writes files the safe way: to a temporary file in the target folder, renamed into place
 /// only when complete, so a failed write never leaves a partial file.
 public enum AtomicFile {
-    public static func write(_ data: Data, to path: String) throws {
+    /// Runs `body` with the path of a temporary file beside `path` (`.NAME.RANDOM.graft.tmp`,
+    /// not yet created; `body` creates and writes it), then renames it into place. rename(2)
+    /// replaces an existing target atomically (Foundation's replaceItemAt fails on Linux when
+    /// the target exists). When `body` or the rename fails, the temporary file is removed; an
+    /// error that is not a `GraftError` becomes an `.io` one naming `path`.
+    public static func write(to path: String, _ body: (_ temporaryPath: String) throws -> Void) throws {
         let url = URL(fileURLWithPath: path)
         let temp = url.deletingLastPathComponent()
-            .appendingPathComponent(".\(url.lastPathComponent).\(UInt32.random(in: 0...UInt32.max)).graft.tmp")
+            .appendingPathComponent(".\(url.lastPathComponent).\(UInt32.random(in: 0...UInt32.max)).graft.tmp").path
         do {
-            try data.write(to: temp)
-            // rename(2) replaces an existing target atomically (Foundation's replaceItemAt
-            // fails on Linux when the target exists).
-            guard rename(temp.path, url.path) == 0 else {
+            try body(temp)
+            guard rename(temp, path) == 0 else {
                 throw GraftError(.io, "cannot rename into place: \(String(cString: strerror(errno)))", file: path)
             }
         } catch let error as GraftError {
-            try? FileManager.default.removeItem(at: temp)
+            unlink(temp)
             throw error
         } catch {
-            try? FileManager.default.removeItem(at: temp)
+            unlink(temp)
             throw GraftError(.io, "cannot write file: \(error.localizedDescription)", file: path)
         }
+    }
+
+    public static func write(_ data: Data, to path: String) throws {
+        try write(to: path) { temp in try data.write(to: URL(fileURLWithPath: temp)) }
     }
 }

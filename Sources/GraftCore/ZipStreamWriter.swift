@@ -68,36 +68,31 @@ extension ZipWriter {
     /// the entry count passes the 32/16-bit fields. A stored `.parts` entry is produced on
     /// `partThreads` threads, each part written at its own offset with `pwrite`.
     public static func write(_ entries: [ZipEntry], to path: String) throws {
-        let url = URL(fileURLWithPath: path)
-        let temp = url.deletingLastPathComponent()
-            .appendingPathComponent(".\(url.lastPathComponent).\(UInt32.random(in: 0...UInt32.max)).graft.tmp").path
-        let fd = open(temp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o666)
-        guard fd >= 0 else {
-            throw GraftError(.io, "cannot create the zip archive: \(String(cString: strerror(errno)))", file: path)
-        }
-        var isOpen = true
-        do {
-            let file = ZipOutputFile(fd: fd)
-            var directory: [ZipCentralRecord] = []
-            for entry in entries {
-                do {
-                    directory.append(try file.add(entry))
-                } catch var error as GraftError {
-                    if error.location == nil { error.location = entry.name }
-                    throw error
+        try AtomicFile.write(to: path) { temp in
+            let fd = open(temp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o666)
+            guard fd >= 0 else {
+                throw GraftError(.io, "cannot create the zip archive: \(String(cString: strerror(errno)))", file: path)
+            }
+            var isOpen = true
+            do {
+                let file = ZipOutputFile(fd: fd)
+                var directory: [ZipCentralRecord] = []
+                for entry in entries {
+                    do {
+                        directory.append(try file.add(entry))
+                    } catch var error as GraftError {
+                        if error.location == nil { error.location = entry.name }
+                        throw error
+                    }
                 }
+                try file.finish(directory)
+                isOpen = false
+                guard close(fd) == 0 else { throw GraftError(.io, "cannot finish the zip archive: \(String(cString: strerror(errno)))") }
+            } catch {
+                if isOpen { close(fd) }
+                if let failure = error as? GraftError { throw failure.inFile(path) }
+                throw GraftError(.io, "cannot write the zip archive: \(error)", file: path)
             }
-            try file.finish(directory)
-            isOpen = false
-            guard close(fd) == 0 else { throw GraftError(.io, "cannot finish the zip archive: \(String(cString: strerror(errno)))") }
-            guard rename(temp, path) == 0 else {
-                throw GraftError(.io, "cannot move the zip archive into place: \(String(cString: strerror(errno)))")
-            }
-        } catch {
-            if isOpen { close(fd) }
-            unlink(temp)
-            if let failure = error as? GraftError { throw failure.inFile(path) }
-            throw GraftError(.io, "cannot write the zip archive: \(error)", file: path)
         }
     }
 }

@@ -222,25 +222,3 @@ public final class HDF5WritableGroup {
         }
     }
 }
-
-/// Writes a file through `body` to a temporary file beside `path` and renames it into place
-/// only when `body` succeeded, so a failed write never leaves a partial file.
-func writeAtomically(to path: String, _ body: (String) throws -> Void) throws {
-    let url = URL(fileURLWithPath: path)
-    let temp = url.deletingLastPathComponent()
-        .appendingPathComponent(".\(url.lastPathComponent).\(UInt32.random(in: 0...UInt32.max)).graft.tmp").path
-    do {
-        try body(temp)
-        if FileManager.default.fileExists(atPath: path) {
-            _ = try FileManager.default.replaceItemAt(url, withItemAt: URL(fileURLWithPath: temp))
-        } else {
-            try FileManager.default.moveItem(atPath: temp, toPath: path)
-        }
-    } catch let e as GraftError {
-        try? FileManager.default.removeItem(atPath: temp)
-        throw e
-    } catch {
-        try? FileManager.default.removeItem(atPath: temp)
-        throw GraftError(.io, "cannot write file: \(error.localizedDescription)", file: path)
-    }
-}

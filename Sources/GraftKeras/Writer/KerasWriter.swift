@@ -24,7 +24,7 @@ public enum KerasWriter {
         }
         switch container {
         case .h5:
-            try writeAtomically(to: path) { temp in try writeH5(plan, graph: graph, to: temp, report: &report) }
+            try AtomicFile.write(to: path) { temp in try writeH5(plan, graph: graph, to: temp, report: &report) }
         case .keras:
             let weights = try writeKeras3Weights(plan, path: path)
             let config = modelConfig(plan, dialect: .keras3)
