@@ -134,7 +134,7 @@ public final class ZipEntryReader {
         let bounds = (0...parts).map { min(count, ($0 * pieces / parts) * piece) }
         let start = dataOffset + position
         let fd = descriptor
-        let results = PartResults(parts)
+        let results = ZipPartCRCs(parts)
         DispatchQueue.concurrentPerform(iterations: parts) { k in
             do {
                 results.crcs[k] = try ZipEntryReader.readPart(fd: fd, fileOffset: start, range: bounds[k]..<bounds[k + 1],
@@ -148,10 +148,7 @@ public final class ZipEntryReader {
             if failure.location == nil { failure.location = name }
             throw failure.inFile(archive.path)
         }
-        for k in 0..<parts {
-            let length = bounds[k + 1] - bounds[k]
-            runningCRC = UInt32(truncatingIfNeeded: crc32_combine(UInt(runningCRC), UInt(results.crcs[k]), off_t(length)))
-        }
+        runningCRC = results.combined(after: runningCRC, lengths: (0..<parts).map { bounds[$0 + 1] - bounds[$0] })
         position += count
         if let expectedCRC, position == size, runningCRC != expectedCRC {
             throw GraftError(.malformed, "zip entry fails its CRC-32 check", file: archive.path, location: name,
@@ -159,19 +156,6 @@ public final class ZipEntryReader {
         }
     }
 
-    /// The CRC-32s and first failure of `forEachPiece`'s parts (each part writes its own slot).
-    private final class PartResults: @unchecked Sendable {
-        let crcs: UnsafeMutableBufferPointer<UInt32>
-        private(set) var error: Error?
-        private let lock = NSLock()
-        init(_ parts: Int) { crcs = .allocate(capacity: parts); crcs.initialize(repeating: 0) }
-        deinit { crcs.deallocate() }
-        func fail(_ error: Error) {
-            lock.lock()
-            if self.error == nil { self.error = error }
-            lock.unlock()
-        }
-    }
 
     /// Reads entry bytes `range` (relative to `fileOffset`) piece by piece into a buffer aligned
     /// like the file, hands each piece to `consume`, and returns the range's CRC-32 (from 0).
@@ -294,5 +278,48 @@ enum ZipCentralDirectory {
             at += 46 + nameLength + extraLength + commentLength
         }
         return nil
+    }
+}
+
+/// The CRC-32s of an entry's consecutive parts handled on several threads (each part writes
+/// its own slot), the next part to take, and the first failure.
+final class ZipPartCRCs: @unchecked Sendable {
+    let crcs: UnsafeMutableBufferPointer<UInt32>
+    private let count: Int
+    private var nextPart = 0
+    private(set) var error: Error?
+    private let lock = NSLock()
+
+    init(_ count: Int) {
+        self.count = count
+        crcs = .allocate(capacity: max(count, 1))
+        crcs.initialize(repeating: 0)
+    }
+
+    deinit { crcs.deallocate() }
+
+    /// The next part, or nil when all are taken or a part failed.
+    func next() -> Int? {
+        lock.lock()
+        defer { lock.unlock() }
+        guard error == nil, nextPart < count else { return nil }
+        nextPart += 1
+        return nextPart - 1
+    }
+
+    func fail(_ error: Error) {
+        lock.lock()
+        if self.error == nil { self.error = error }
+        lock.unlock()
+    }
+
+    /// The CRC-32 of the bytes `crc` covers followed by every part in order, part k being
+    /// `lengths[k]` bytes long (zlib's `crc32_combine`).
+    func combined(after crc: UInt32, lengths: [Int]) -> UInt32 {
+        var result = crc
+        for (k, length) in lengths.enumerated() {
+            result = UInt32(truncatingIfNeeded: crc32_combine(UInt(result), UInt(crcs[k]), off_t(length)))
+        }
+        return result
     }
 }

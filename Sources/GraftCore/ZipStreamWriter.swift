@@ -470,7 +470,7 @@ enum ZipPartsWriter {
         let count = parts.sizes.count
         var offsets = [Int](repeating: 0, count: count + 1)
         for k in 0..<count { offsets[k + 1] = offsets[k] + parts.sizes[k] }
-        let state = State(count)
+        let state = ZipPartCRCs(count)
         let largest = max(parts.sizes.max() ?? 1, 1)
         let workers = min(max(threads, 1), max(count, 1))
         let partOffsets = offsets
@@ -489,42 +489,6 @@ enum ZipPartsWriter {
             }
         }
         if let error = state.error { throw error }
-        var crc: UInt32 = 0
-        for k in 0..<count where parts.sizes[k] > 0 {
-            crc = UInt32(truncatingIfNeeded: crc32_combine(UInt(crc), UInt(state.crcs[k]), off_t(parts.sizes[k])))
-        }
-        return crc
-    }
-
-    /// The next part to write, each part's CRC-32 (each written by one thread), the first failure.
-    private final class State: @unchecked Sendable {
-        let crcs: UnsafeMutableBufferPointer<UInt32>
-        private let count: Int
-        private var nextPart = 0
-        private(set) var error: Error?
-        private let lock = NSLock()
-
-        init(_ count: Int) {
-            self.count = count
-            crcs = .allocate(capacity: max(count, 1))
-            crcs.initialize(repeating: 0)
-        }
-
-        deinit { crcs.deallocate() }
-
-        /// The next part, or nil when all are taken or a part failed.
-        func next() -> Int? {
-            lock.lock()
-            defer { lock.unlock() }
-            guard error == nil, nextPart < count else { return nil }
-            nextPart += 1
-            return nextPart - 1
-        }
-
-        func fail(_ error: Error) {
-            lock.lock()
-            if self.error == nil { self.error = error }
-            lock.unlock()
-        }
+        return state.combined(after: 0, lengths: parts.sizes)
     }
 }
