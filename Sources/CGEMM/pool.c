@@ -1,10 +1,11 @@
 // The worker pool of include/cpool.h. One job at a time (a try-lock): the caller publishes
-// (body, context), then the job's epoch and part count in one atomic word `state`, bumps
-// `epoch` (the futex word) and wakes sleepers. Workers 1...parts run parts 0..<parts and
-// decrement `pending`; the caller publishes the next job only when `pending` is 0, so body
-// and context are never rewritten while a worker may still read them, and a worker outside
-// a job reads only `state`.
-
+// (body, context), the job's part cursor (parts << 32 | next part 0) and its remaining-parts
+// count, then the job's epoch and helper count in one atomic word `state`, bumps `epoch`
+// (the futex word) and wakes sleepers. The caller and workers 1...helpers each take parts
+// with one fetch_add on `cursor` until none is left, and count finished parts down in
+// `remaining`. The caller publishes the next job only when `remaining` is 0, so body and
+// context are never rewritten while a part may still read them; a worker that wakes late
+// and takes a part of the next job reads that job's body (written before the cursor).
 #include "cpool.h"
 #include <pthread.h>
 #include <sched.h>
@@ -36,10 +37,12 @@
 
 static atomic_int busy;
 static atomic_uint epoch;
-/// epoch << 32 | parts of the current job.
+/// epoch << 32 | helpers (workers asked to join) of the current job.
 static _Atomic unsigned long long state;
+/// parts << 32 | the next part to take, of the current job.
+static _Atomic unsigned long long cursor;
 static atomic_int sleepers;
-static atomic_uint pending;
+static atomic_uint remaining;
 static atomic_int caller_sleeping;
 static long workers;  // created so far (only the caller holding `busy` changes it)
 static pthread_mutex_t create_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -74,6 +77,18 @@ static long long now_ns(void) {
 /// must run is the next one, even when the caller publishes it before the thread starts.
 static unsigned initial_epoch[MAX_WORKERS + 1];
 
+/// Runs parts of the current job until none is left; the last part done wakes the caller
+/// if it went to sleep (seq_cst: pairs with the caller's caller_sleeping = 1 then check).
+static void take_parts(void) {
+    for (;;) {
+        unsigned long long taken = atomic_fetch_add(&cursor, 1);
+        unsigned part = (unsigned)taken, parts = (unsigned)(taken >> 32);
+        if (part >= parts) return;
+        job_body(job_context, (long)part);
+        if (atomic_fetch_sub(&remaining, 1) == 1 && atomic_load(&caller_sleeping)) futex_wake_all(&remaining);
+    }
+}
+
 static void *worker_main(void *argument) {
     long index = (long)argument;
     unsigned seen = initial_epoch[index];
@@ -91,12 +106,7 @@ static void *worker_main(void *argument) {
             waited = 0;
         }
         seen = (unsigned)(now >> 32);
-        if (index <= (long)(now & 0xffffffffu)) {
-            job_body(job_context, index - 1);
-            // The last part done wakes the caller if it went to sleep (seq_cst: pairs with
-            // the caller's caller_sleeping = 1 then pending check).
-            if (atomic_fetch_sub(&pending, 1) == 1 && atomic_load(&caller_sleeping)) futex_wake_all(&pending);
-        }
+        if (index <= (long)(now & 0xffffffffu)) take_parts();
     }
     return NULL;
 }
@@ -109,9 +119,8 @@ static void reset_in_child(void) {
     atomic_store(&caller_sleeping, 0);
 }
 
-/// Makes sure workers 1...parts exist; false when a thread cannot be created.
-static int ensure_workers(long parts) {
-    long wanted = parts < MAX_WORKERS ? parts : MAX_WORKERS;
+/// Makes sure workers 1...wanted exist; false when a thread cannot be created.
+static int ensure_workers(long wanted) {
     if (workers >= wanted) return 1;
     pthread_mutex_lock(&create_lock);
     static int fork_handler;
@@ -137,24 +146,27 @@ int graft_pool_run(long parts, graft_pool_body body, void *context) {
         if (parts == 1) body(context, 0);
         return 1;
     }
-    if (parts > MAX_WORKERS) return 0;
+    if (parts > MAX_WORKERS + 1) return 0;
     if (atomic_exchange(&busy, 1)) return 0;
-    if (!ensure_workers(parts)) { atomic_store(&busy, 0); return 0; }
+    long helpers = parts - 1;
+    if (!ensure_workers(helpers)) { atomic_store(&busy, 0); return 0; }
     job_body = body;
     job_context = context;
-    atomic_store(&pending, (unsigned)parts);
+    atomic_store(&remaining, (unsigned)parts);
+    atomic_store(&cursor, (unsigned long long)parts << 32);
     unsigned next = (unsigned)(atomic_load(&state) >> 32) + 1;
-    atomic_store(&state, (unsigned long long)next << 32 | (unsigned long long)parts);
+    atomic_store(&state, (unsigned long long)next << 32 | (unsigned long long)helpers);
     atomic_store(&epoch, next);  // seq_cst: pairs with a worker's sleepers++ then epoch check
     if (atomic_load(&sleepers) > 0) futex_wake_all(&epoch);
+    take_parts();
     long long started = now_ns(), waited = 0;
     long spins = 0;
     unsigned left;
-    while ((left = atomic_load_explicit(&pending, memory_order_acquire)) > 0) {
+    while ((left = atomic_load_explicit(&remaining, memory_order_acquire)) > 0) {
         if (++spins % 64 == 0) waited = now_ns() - started;
         if (waited < SPIN_NS) { CPU_RELAX(); continue; }
         atomic_store(&caller_sleeping, 1);
-        if ((left = atomic_load(&pending)) > 0) futex_wait(&pending, left);
+        if ((left = atomic_load(&remaining)) > 0) futex_wait(&remaining, left);
         atomic_store(&caller_sleeping, 0);
     }
     atomic_store(&busy, 0);

@@ -40,21 +40,17 @@ enum ParallelWork {
         let previous = openblas_get_num_threads()
         openblas_set_num_threads(1)
         defer { openblas_set_num_threads(previous) }
-        // concurrentPerform returns only after every iteration has, so `body` never outlives
-        // this call; the workers touch disjoint memory (the callers' contract).
-        withoutActuallyEscaping(body) { body in
-            let shared = UncheckedBody(call: body)
-            DispatchQueue.concurrentPerform(iterations: workers) { w in
-                shared.call(w) { counter.take() }
-            }
-        }
+        // Each part is one worker's share: its index is the worker slot of its scratch (the
+        // pool may run two parts one after the other on one thread, never one part on two).
+        parts(workers) { w in body(w) { counter.take() } }
     }
 
-    /// Runs `body(part)` for every part of `0..<parts` at once on CGEMM's persistent worker
-    /// pool (`cpool.h`: workers spin briefly between jobs, so the many short parallel sections
-    /// of a forward pass mostly do not pay thread wake-ups), or on Dispatch when the pool is
-    /// in use (a nested or concurrent call). Returns when every part has. Bodies must write
-    /// disjoint memory and not wait on each other.
+    /// Runs `body(part)` for every part of `0..<parts` on the calling thread and CGEMM's
+    /// persistent worker pool (`cpool.h`: workers spin briefly between jobs, so the many short
+    /// parallel sections of a forward pass mostly do not pay thread wake-ups; the threads take
+    /// the parts in order as they come free), or on Dispatch when the pool is in use (a nested
+    /// or concurrent call). Returns when every part has. Bodies must write disjoint memory and
+    /// not wait on each other.
     static func parts(_ parts: Int, _ body: (_ part: Int) -> Void) {
         guard parts > 1 else {
             if parts == 1 { body(0) }
@@ -77,11 +73,6 @@ enum ParallelWork {
     /// The body of `parts` as the pool's workers see it.
     private struct PartsJob: @unchecked Sendable {
         let call: (Int) -> Void
-    }
-
-    /// A work body handed to the worker threads (see `forEachItem`).
-    private struct UncheckedBody: @unchecked Sendable {
-        let call: (Int, () -> Int?) -> Void
     }
 
     /// The next item to hand out, under a mutex.

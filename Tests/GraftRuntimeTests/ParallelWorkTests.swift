@@ -1,11 +1,15 @@
 import Dispatch
 import GraftCore
 import XCTest
+#if canImport(Glibc)
+import Glibc
+#endif
 @testable import GraftRuntime
 
 /// `ParallelWork.parts` on CGEMM's persistent worker pool: every part runs exactly once per
 /// call over many back-to-back calls (the pool's epochs), nested calls (the pool busy: the
-/// Dispatch fallback) and calls from several threads at once.
+/// Dispatch fallback) and calls from several threads at once; the calling thread takes parts
+/// too; `forEachItem` hands every item out once, to worker slots below its thread count.
 final class ParallelWorkTests: XCTestCase {
     /// Counts per part, each slot written by its part only.
     final class Counts: @unchecked Sendable {
@@ -32,6 +36,37 @@ final class ParallelWorkTests: XCTestCase {
             }
         }
         XCTAssertEqual(counts.values, [Int](repeating: 200, count: 6))
+    }
+
+    func testTheCallingThreadRunsPartsToo() {
+        final class Runners: @unchecked Sendable {
+            var threads: [pthread_t?] = [nil, nil]
+        }
+        for _ in 0..<50 {
+            let runners = Runners()
+            ParallelWork.parts(2) { part in
+                runners.threads[part] = pthread_self()
+                usleep(300)  // long enough that the caller takes a part before a worker takes both
+            }
+            let caller = pthread_self()
+            XCTAssertTrue(runners.threads.contains { $0.map { pthread_equal($0, caller) != 0 } ?? false },
+                          "no part ran on the calling thread")
+        }
+    }
+
+    func testForEachItemHandsOutEveryItemOnceToWorkerSlots() {
+        for (count, threads) in [(1, 2), (7, 2), (100, 2), (100, 3), (5, 8)] {
+            let taken = Counts(count), slots = Counts(threads)  // an out-of-range slot traps
+            for _ in 0..<20 {
+                ParallelWork.forEachItem(count, threads: threads) { worker, next in
+                    slots.values[worker] = 1
+                    while let item = next() { taken.values[item] += 1 }
+                }
+            }
+            XCTAssertEqual(taken.values, [Int](repeating: 20, count: count), "count \(count), threads \(threads)")
+            XCTAssertEqual(slots.values.firstIndex(of: 1), 0)
+            XCTAssertLessThanOrEqual(slots.values.reduce(0, +), min(count, threads))
+        }
     }
 
     func testCallsFromSeveralThreadsAtOnce() {

@@ -4,15 +4,18 @@
 /// A persistent pool of worker threads for the runtime's short parallel sections (a GEMM
 /// split over 2 threads lasts ~100 µs: waking sleeping threads per call costs a noticeable
 /// part of that). After a job, workers spin briefly (20 µs) waiting for the next one, then
-/// sleep on a futex. The caller does not run a part itself: it spins as briefly, then
-/// sleeps until the last part is done. (On a loaded machine the scheduler tends to queue a
-/// woken thread on its waker's CPU; a caller busy with part 0 there delayed the other part,
-/// measured 2× slower than a caller that sleeps.)
+/// sleep on a futex. The caller works too: it and parts - 1 workers take the parts one at a
+/// time, in order, until none is left (a worker that wakes late finds the caller has taken
+/// its part), then the caller spins as briefly and sleeps until the last part is done. (A
+/// caller that only waited left three threads on a 2-core machine: two workers and a
+/// spinning caller; an MLP's 2-thread forward pass ran no faster than on one thread.)
 
 typedef void (*graft_pool_body)(void *context, long part);
 
-/// Runs body(context, part) for part in 0..<parts, each on its pool thread (created on first
-/// use), and returns 1 when all have returned.
+/// Runs body(context, part) for part in 0..<parts on the calling thread and up to parts - 1
+/// pool threads (created on first use), and returns 1 when all have returned. Which thread
+/// runs which part is not fixed: a body may use its part index for disjoint output or
+/// scratch, never for the thread it runs on.
 /// Returns 0 without running anything when the pool is in use (another caller, or a body
 /// calling it again) or a thread could not be created: the caller then runs the parts
 /// another way. Bodies must not block on each other.
