@@ -191,14 +191,8 @@ public enum PackedGEMM {
 /// (a graph whose tensors changed); the graph an Interpreter holds is immutable, so in
 /// practice each matrix is packed once, on first use.
 final class PackedWeightCache: @unchecked Sendable {
-    private struct Entry {
-        var source: TensorStorage
-        var weights: PackedWeights
-    }
-
-    private var entries: [String: Entry] = [:]
-    /// Other packed forms (the fused LSTM step's), by key, with their source storage.
-    private var objects: [String: (source: TensorStorage, object: AnyObject?)] = [:]
+    /// Packed forms by key, each with the tensor storage it was made from.
+    private var entries: [String: (source: TensorStorage, value: Any)] = [:]
     private var mutex = pthread_mutex_t()
 
     init() { pthread_mutex_init(&mutex, nil) }
@@ -208,26 +202,26 @@ final class PackedWeightCache: @unchecked Sendable {
     /// firstColumn..<firstColumn+width (`key` must then name that slice).
     func weights(_ key: String, _ tensor: Tensor, rows: Int, columns: Int, firstColumn: Int = 0,
                  width: Int? = nil) throws -> PackedWeights {
-        pthread_mutex_lock(&mutex)
-        defer { pthread_mutex_unlock(&mutex) }
-        if let e = entries[key], e.source === tensor.storage, e.weights.rows == rows,
-           e.weights.columns == (width ?? columns - firstColumn) {
-            return e.weights
+        try entry("\(key) [\(rows)×\(columns)] \(firstColumn)+\(width ?? columns - firstColumn)", tensor) {
+            try PackedWeights(kernel: tensor, rows: rows, columns: columns, firstColumn: firstColumn, width: width)
         }
-        let w = try PackedWeights(kernel: tensor, rows: rows, columns: columns, firstColumn: firstColumn, width: width)
-        entries[key] = Entry(source: tensor.storage, weights: w)
-        return w
     }
 
-    /// The object `make` builds from `tensor`, made once per key and source storage (nil
-    /// results are remembered too).
+    /// The object `make` builds from `tensor` (the fused LSTM step's packing), made once per
+    /// key and source storage (nil results are remembered too).
     func cachedObject<O: AnyObject>(_ key: String, _ tensor: Tensor, _ make: () throws -> O?) rethrows -> O? {
+        try entry(key, tensor, make)
+    }
+
+    /// The value stored under `key` when it was made from `tensor`'s storage, else `make()`'s,
+    /// stored.
+    private func entry<V>(_ key: String, _ tensor: Tensor, _ make: () throws -> V) rethrows -> V {
         pthread_mutex_lock(&mutex)
         defer { pthread_mutex_unlock(&mutex) }
-        if let e = objects[key], e.source === tensor.storage { return e.object as? O }
-        let o = try make()
-        objects[key] = (tensor.storage, o)
-        return o
+        if let e = entries[key], e.source === tensor.storage, let value = e.value as? V { return value }
+        let value = try make()
+        entries[key] = (tensor.storage, value)
+        return value
     }
 
     /// Whether a [rows, columns] float matrix is small enough to pack.
