@@ -156,7 +156,8 @@ final class PackedGEMMTests: XCTestCase {
         }
     }
 
-    /// The cache packs a key once, and again when the key comes with another tensor's storage.
+    /// The cache packs a key once, and again when the key comes with another tensor's storage
+    /// or another shape or column slice; other packed objects (nil ones too) are made once.
     func testCacheRepacksWhenTheTensorChanges() throws {
         let cache = PackedWeightCache()
         let first = Tensor(shape: [2, 3], floats: [1, 2, 3, 4, 5, 6])
@@ -171,5 +172,18 @@ final class PackedGEMMTests: XCTestCase {
             b.gemm(a: x, rows: 1, lda: 2, bias: nil, beta: 0, c: cp.baseAddress!, ldc: 3, threads: 1)
         }
         XCTAssertEqual(c, [6, 5, 4])
+
+        let slice = try cache.weights("d/kernel", second, rows: 2, columns: 3, firstColumn: 1, width: 2)
+        XCTAssertFalse(slice === b)
+        XCTAssertEqual(slice.columns, 2)
+        XCTAssertTrue(try cache.weights("d/kernel", second, rows: 2, columns: 3) === b)
+        XCTAssertEqual(try cache.weights("d/kernel", second, rows: 3, columns: 2).rows, 3)
+
+        var made = 0
+        for _ in 0..<3 {
+            let object: PackedWeights? = cache.cachedObject("d/none", second) { made += 1; return nil }
+            XCTAssertNil(object)
+        }
+        XCTAssertEqual(made, 1)
     }
 }
