@@ -8,8 +8,9 @@ import GraftCore
 enum DenseKernels {
     static func dense<T: RuntimeScalar>(_ node: Node, _ a: DenseAttributes, _ x: RuntimeValue,
                                         context: RuntimeContext = RuntimeContext(), as type: T.Type) throws -> RuntimeValue {
-        let y = try project(node, x.tensor, units: a.units, useBias: a.useBias, context: context, as: T.self)
-        var out = y
+        // The projection's tensor is the only reference to its bytes: the activation runs in
+        // them (a second reference would make it copy them first).
+        var out = try project(node, x.tensor, units: a.units, useBias: a.useBias, context: context, as: T.self)
         try ActivationKernels.applyInPlace(a.activation, &out, featureAxis: out.rank - 1, as: T.self)
         return RuntimeValue(out, mask: x.mask)
     }
@@ -31,8 +32,9 @@ enum DenseKernels {
         let bias: [T]? = useBias ? try node.parameterValues("bias", as: T.self, shape: [units]) : nil
         let rows = inFeatures == 0 ? x.shape.dropLast().reduce(1, *) : x.count / inFeatures
         // The kernel is used in place (no copy): weight matrices can be hundreds of MB. The
-        // result is written straight into the output tensor's bytes.
-        var out = try Tensor(transient: Array(x.shape.dropLast()) + [units], dtype: T.dtype)
+        // result is written straight into the output tensor's bytes, every one of them (the
+        // packed GEMM with beta 0, or `gemmRows`' bias or zero rows first): no zero fill.
+        var out = try Tensor(uninitialized: Array(x.shape.dropLast()) + [units], dtype: T.dtype)
         if let packed = try packedKernel(node, "kernel", kernel, rows: rows, inFeatures: inFeatures, units: units,
                                          context: context, as: T.self) {
             x.withScalars(as: Float.self) { xs in

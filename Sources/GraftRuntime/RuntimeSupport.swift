@@ -23,15 +23,9 @@ extension Tensor {
         }
     }
 
-    /// A zero-filled tensor for a value computed during a forward pass: heap storage that the
-    /// allocator reuses from run to run (see `TensorStorage.init(heapByteCount:)`).
-    init(transient shape: [Int], dtype: DType) throws {
-        let bytes = try Tensor.checkedByteCount(shape: shape, dtype: dtype)
-        try self.init(shape: shape, dtype: dtype, storage: TensorStorage(heapByteCount: bytes))
-    }
-
-    /// A tensor whose bytes are not initialised, for a value the kernel then writes in full
-    /// (every element, before anything reads it).
+    /// A tensor for a value computed during a forward pass, whose bytes are not initialised:
+    /// the kernel then writes it in full (every element, before anything reads it). Heap
+    /// storage that the allocator reuses from run to run (see `TensorStorage.init(heapByteCount:)`).
     init(uninitialized shape: [Int], dtype: DType) throws {
         let bytes = try Tensor.checkedByteCount(shape: shape, dtype: dtype)
         try self.init(shape: shape, dtype: dtype, storage: TensorStorage(heapByteCount: bytes, zeroed: false))
