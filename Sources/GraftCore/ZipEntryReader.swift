@@ -110,10 +110,10 @@ public final class ZipEntryReader {
 
     /// The next `count` bytes handed to `consume` in consecutive pieces of `pieceBytes` (the
     /// last one shorter), each as (offset from the first of these bytes, the piece). A stored
-    /// entry is read on up to `threads` threads, each taking one contiguous run of pieces, each
-    /// piece mapped from the file (`readPart`), with its own CRC-32, combined in order into the
-    /// entry's running CRC (checked at the entry's end as `next` does); with several threads
-    /// `consume` is called concurrently, for disjoint pieces. A deflated entry is read piece by
+    /// entry is read on up to `threads` threads, each taking the next piece not yet taken,
+    /// mapped from the file (`readPart`), with its own CRC-32; these are combined in order
+    /// into the entry's running CRC (checked at the entry's end as `next` does). With several
+    /// threads `consume` is called concurrently, for disjoint pieces, in no fixed order. A deflated entry is read piece by
     /// piece on this thread.
     public func forEachPiece(_ count: Int, pieceBytes: Int, threads: Int,
                              _ consume: @Sendable (_ offset: Int, _ piece: UnsafeRawBufferPointer) throws -> Void) throws {
@@ -123,8 +123,8 @@ public final class ZipEntryReader {
         }
         let piece = max(pieceBytes, 1)
         let pieces = (count + piece - 1) / piece
-        let parts = min(max(threads, 1), pieces)
-        guard descriptor >= 0, parts > 0 else {
+        let workers = min(max(threads, 1), pieces)
+        guard descriptor >= 0, workers > 0 else {
             var offset = 0
             while offset < count {
                 let bytes = try next(min(piece, count - offset))
@@ -133,17 +133,23 @@ public final class ZipEntryReader {
             }
             return
         }
-        // Part k: pieces [k·pieces/parts, (k+1)·pieces/parts).
-        let bounds = (0...parts).map { min(count, ($0 * pieces / parts) * piece) }
+        // On several threads every piece is a part of its own, taken by whichever thread is
+        // free: the threads' work is uneven (the first touch of a large tensor's pages, which
+        // the kernel zeroes, falls on whichever thread gets there first), so fixed halves
+        // would leave one thread idle. Part k is bytes bounds[k]..<bounds[k + 1].
+        let parts = workers == 1 ? 1 : pieces
+        let bounds = (0...parts).map { min(count, $0 * (workers == 1 ? count : piece)) }
         let start = dataOffset + position
         let fd = descriptor
         let results = ZipPartCRCs(parts)
-        DispatchQueue.concurrentPerform(iterations: parts) { k in
-            do {
-                results.crcs[k] = try ZipEntryReader.readPart(fd: fd, fileOffset: start, range: bounds[k]..<bounds[k + 1],
-                                                              pieceBytes: piece, consume)
-            } catch {
-                results.fail(error)
+        DispatchQueue.concurrentPerform(iterations: workers) { _ in
+            while let k = results.next() {
+                do {
+                    results.crcs[k] = try ZipEntryReader.readPart(fd: fd, fileOffset: start, range: bounds[k]..<bounds[k + 1],
+                                                                  pieceBytes: piece, consume)
+                } catch {
+                    results.fail(error)
+                }
             }
         }
         if let error = results.error {
