@@ -3,7 +3,9 @@
 /* dst[c * dst_stride + r] = src[r * src_stride + c] for 4-byte elements, optionally with each
    element's bytes reversed. Cache blocks of 32 x 32; inside them 8 x 8 blocks transposed in
    AVX2 registers (unpack / shuffle / 128-bit lane permutes), byte reversal by one byte shuffle
-   per register; edges element by element. */
+   per register; edges element by element; the next block's source lines prefetched. The
+   streaming variant writes whole 64-byte destination lines with non-temporal stores (16 x 8
+   blocks). Without AVX2 (or off x86-64) both are the element-by-element loop. */
 
 #define BLOCK 32
 

@@ -27,9 +27,9 @@ size_t graft_find_word(const void *data, size_t length, size_t from, uint32_t fi
 
 /// A transposition of 4-byte elements: `destination[c * destination_stride + r] =
 /// source[r * source_stride + c]` for r < rows, c < columns (strides in elements), each element's
-/// bytes reversed when `swap` is non-zero (big-endian <-> host). 32 x 32 cache blocks, 8 x 8
-/// blocks in AVX2 registers when the CPU has AVX2 (chosen at run time), element by element
-/// otherwise and at the ragged edges.
+/// bytes reversed when `swap` is non-zero (big-endian <-> host). 32 x 32 cache blocks (the
+/// next block's source lines prefetched), 8 x 8 blocks in AVX2 registers when the CPU has
+/// AVX2 (chosen at run time), element by element otherwise and at the ragged edges.
 void graft_transpose32(const void *source, ptrdiff_t source_stride, void *destination, ptrdiff_t destination_stride,
                        size_t rows, size_t columns, int swap);
 
