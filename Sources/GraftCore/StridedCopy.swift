@@ -11,11 +11,17 @@ import CBytes
 /// runs over 32 × 32 tiles of those two axes (a cache-blocked transposition; for 4-byte
 /// elements `graft_transpose32`, which moves 8 × 8 blocks through SIMD registers), otherwise
 /// over contiguous runs.
+///
+/// `streamingStores` asks for non-temporal stores in that 4-byte transposition
+/// (`graft_transpose32_streaming`): for a destination far larger than the cache that nobody
+/// reads right after (a large tensor being decoded), whole destination lines go straight to
+/// memory without first being read from it. Leave it off when the destination is read next
+/// (a buffer about to be checksummed and written, a small tensor).
 public enum StridedCopy {
     public static func copy(shape: [Int], elementSize: Int,
                             from source: UnsafeRawPointer, strides sourceStrides: [Int],
                             to destination: UnsafeMutableRawPointer, strides destinationStrides: [Int],
-                            swapBytes: Bool = false) {
+                            swapBytes: Bool = false, streamingStores: Bool = false) {
         precondition(shape.count == sourceStrides.count && shape.count == destinationStrides.count)
         if shape.contains(0) { return }
         var axes = simplified(shape: shape, source: sourceStrides, destination: destinationStrides)
@@ -23,7 +29,7 @@ public enum StridedCopy {
         switch elementSize {
         case 1: run(UInt8.self, axes, source, destination, swapBytes: false)
         case 2: run(UInt16.self, axes, source, destination, swapBytes: swapBytes)
-        case 4: run(UInt32.self, axes, source, destination, swapBytes: swapBytes)
+        case 4: run(UInt32.self, axes, source, destination, swapBytes: swapBytes, streamingStores: streamingStores)
         case 8: run(UInt64.self, axes, source, destination, swapBytes: swapBytes)
         default: preconditionFailure("unsupported element size \(elementSize)")
         }
@@ -56,7 +62,8 @@ public enum StridedCopy {
     private static let tile = 32
 
     private static func run<T: FixedWidthInteger>(_: T.Type, _ axes: [Axis], _ sourceRaw: UnsafeRawPointer,
-                                                  _ destinationRaw: UnsafeMutableRawPointer, swapBytes: Bool) {
+                                                  _ destinationRaw: UnsafeMutableRawPointer, swapBytes: Bool,
+                                                  streamingStores: Bool = false) {
         let source = sourceRaw.assumingMemoryBound(to: T.self)
         let destination = destinationRaw.assumingMemoryBound(to: T.self)
         // Tiles span the axis contiguous in the source (columns) and the one contiguous in the
@@ -79,7 +86,8 @@ public enum StridedCopy {
             if let j = across {
                 transposeTile(source + s, destination + d, rows: axes[j].size, rowSourceStride: axes[j].source,
                               columns: axes[inner].size, columnSourceStride: axes[inner].source,
-                              columnDestinationStride: axes[inner].destination, swapBytes: swapBytes)
+                              columnDestinationStride: axes[inner].destination, swapBytes: swapBytes,
+                              streamingStores: streamingStores)
             } else {
                 line(source + s, axes[inner].source, destination + d, axes[inner].destination, axes[inner].size, swapBytes)
             }
@@ -122,10 +130,14 @@ public enum StridedCopy {
     private static func transposeTile<T: FixedWidthInteger>(_ s: UnsafePointer<T>, _ d: UnsafeMutablePointer<T>,
                                                             rows: Int, rowSourceStride: Int, columns: Int,
                                                             columnSourceStride: Int, columnDestinationStride: Int,
-                                                            swapBytes: Bool) {
+                                                            swapBytes: Bool, streamingStores: Bool) {
         // 4-byte elements with contiguous source columns: the SIMD kernel (8 x 8 register blocks).
         if T.self == UInt32.self, columnSourceStride == 1 {
-            graft_transpose32(s, rowSourceStride, d, columnDestinationStride, rows, columns, swapBytes ? 1 : 0)
+            if streamingStores {
+                graft_transpose32_streaming(s, rowSourceStride, d, columnDestinationStride, rows, columns, swapBytes ? 1 : 0)
+            } else {
+                graft_transpose32(s, rowSourceStride, d, columnDestinationStride, rows, columns, swapBytes ? 1 : 0)
+            }
             return
         }
         var c0 = 0

@@ -16,7 +16,9 @@ import Darwin
 /// data offset, into a buffer whose address is congruent to the file offset modulo the
 /// page size (the kernel's page-cache copy runs several times faster then); its CRC-32 is
 /// computed on the way (`graft_crc32`, carry-less multiplication) and checked against the central directory's when the last
-/// byte has been read. A deflated entry goes through libzip, which inflates and checks its CRC.
+/// byte has been read. `forEachPiece` instead maps each piece of a stored entry read-only
+/// from the file and hands out the mapping (no copy; see `readPart`). A deflated entry goes
+/// through libzip, which inflates and checks its CRC.
 public final class ZipEntryReader {
     public let name: String
     /// The entry's uncompressed size.
@@ -108,10 +110,11 @@ public final class ZipEntryReader {
 
     /// The next `count` bytes handed to `consume` in consecutive pieces of `pieceBytes` (the
     /// last one shorter), each as (offset from the first of these bytes, the piece). A stored
-    /// entry is read on up to `threads` threads, each taking one contiguous run of pieces with
-    /// its own `pread`s and its own CRC-32, combined in order into the entry's running CRC
-    /// (checked at the entry's end as `next` does); `consume` is then called concurrently, for
-    /// disjoint pieces. A deflated entry is read piece by piece on this thread.
+    /// entry is read on up to `threads` threads, each taking the next piece not yet taken,
+    /// mapped from the file (`readPart`), with its own CRC-32; these are combined in order
+    /// into the entry's running CRC (checked at the entry's end as `next` does). With several
+    /// threads `consume` is called concurrently, for disjoint pieces, in no fixed order. A deflated entry is read piece by
+    /// piece on this thread.
     public func forEachPiece(_ count: Int, pieceBytes: Int, threads: Int,
                              _ consume: @Sendable (_ offset: Int, _ piece: UnsafeRawBufferPointer) throws -> Void) throws {
         guard count >= 0, count <= size - position else {
@@ -120,8 +123,8 @@ public final class ZipEntryReader {
         }
         let piece = max(pieceBytes, 1)
         let pieces = (count + piece - 1) / piece
-        let parts = min(max(threads, 1), pieces)
-        guard descriptor >= 0, parts > 1 else {
+        let workers = min(max(threads, 1), pieces)
+        guard descriptor >= 0, workers > 0 else {
             var offset = 0
             while offset < count {
                 let bytes = try next(min(piece, count - offset))
@@ -130,17 +133,23 @@ public final class ZipEntryReader {
             }
             return
         }
-        // Part k: pieces [k·pieces/parts, (k+1)·pieces/parts).
-        let bounds = (0...parts).map { min(count, ($0 * pieces / parts) * piece) }
+        // On several threads every piece is a part of its own, taken by whichever thread is
+        // free: the threads' work is uneven (the first touch of a large tensor's pages, which
+        // the kernel zeroes, falls on whichever thread gets there first), so fixed halves
+        // would leave one thread idle. Part k is bytes bounds[k]..<bounds[k + 1].
+        let parts = workers == 1 ? 1 : pieces
+        let bounds = (0...parts).map { min(count, $0 * (workers == 1 ? count : piece)) }
         let start = dataOffset + position
         let fd = descriptor
         let results = ZipPartCRCs(parts)
-        DispatchQueue.concurrentPerform(iterations: parts) { k in
-            do {
-                results.crcs[k] = try ZipEntryReader.readPart(fd: fd, fileOffset: start, range: bounds[k]..<bounds[k + 1],
-                                                              pieceBytes: piece, consume)
-            } catch {
-                results.fail(error)
+        DispatchQueue.concurrentPerform(iterations: workers) { _ in
+            while let k = results.next() {
+                do {
+                    results.crcs[k] = try ZipEntryReader.readPart(fd: fd, fileOffset: start, range: bounds[k]..<bounds[k + 1],
+                                                                  pieceBytes: piece, consume)
+                } catch {
+                    results.fail(error)
+                }
             }
         }
         if let error = results.error {
@@ -157,21 +166,45 @@ public final class ZipEntryReader {
     }
 
 
-    /// Reads entry bytes `range` (relative to `fileOffset`) piece by piece into a buffer aligned
-    /// like the file, hands each piece to `consume`, and returns the range's CRC-32 (from 0).
+    /// Hands entry bytes `range` (relative to `fileOffset`) to `consume` piece by piece and
+    /// returns the range's CRC-32 (from 0), computed over each piece just before `consume` (so
+    /// the piece is in the cache when `consume` reads it).
+    ///
+    /// Each piece is mapped read-only from the file (`mmap`, populated at once on Linux) and
+    /// unmapped after `consume`: the page cache's pages are read in place instead of being
+    /// copied into a buffer first, and at most one piece per thread is mapped at a time, so
+    /// the mapping adds no more to the resident size than a read buffer would. The piece lies
+    /// inside the file (the constructor checked the entry's end against the file's size); a
+    /// file truncated by another process while it is being read faults (SIGBUS), as any mapped
+    /// file does. When the mapping fails (no memory map for this file), the piece is read with
+    /// `pread` into a buffer aligned like the file instead.
     private static func readPart(fd: Int32, fileOffset: Int, range: Range<Int>, pieceBytes: Int,
                                  _ consume: (Int, UnsafeRawBufferPointer) throws -> Void) throws -> UInt32 {
-        let page = 4096
-        var raw: UnsafeMutableRawPointer?
-        guard posix_memalign(&raw, page, pieceBytes + page) == 0, let buffer = raw else {
-            throw GraftError(.io, "out of memory for a zip read buffer")
-        }
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        var buffer: UnsafeMutableRawPointer?
         defer { free(buffer) }
         var crc: UInt32 = 0
         var offset = range.lowerBound
         while offset < range.upperBound {
             let count = min(pieceBytes, range.upperBound - offset)
-            let start = buffer + (fileOffset + offset) % page
+            let skew = (fileOffset + offset) % page
+            if let mapping = mapPiece(fd, at: fileOffset + offset - skew, count: skew + count) {
+                defer { munmap(mapping, skew + count) }
+                let start = UnsafeRawPointer(mapping) + skew
+                crc = graft_crc32(crc, start, count)
+                try consume(offset, UnsafeRawBufferPointer(start: start, count: count))
+                offset += count
+                continue
+            }
+            if buffer == nil {
+                var raw: UnsafeMutableRawPointer?
+                guard posix_memalign(&raw, page, pieceBytes + page) == 0, let raw else {
+                    throw GraftError(.io, "out of memory for a zip read buffer")
+                }
+                buffer = raw
+            }
+            guard let buffer else { throw GraftError(.io, "no zip read buffer") }
+            let start = buffer + skew
             var done = 0
             while done < count {
                 let n = pread(fd, start + done, count - done, off_t(fileOffset + offset + done))
@@ -188,6 +221,18 @@ public final class ZipEntryReader {
             offset += count
         }
         return crc
+    }
+
+    /// `count` bytes of the file at `offset` (a multiple of the page size) mapped read-only, or
+    /// nil when the file cannot be mapped.
+    private static func mapPiece(_ fd: Int32, at offset: Int, count: Int) -> UnsafeMutableRawPointer? {
+        #if os(Linux)
+        let flags = MAP_PRIVATE | MAP_POPULATE
+        #else
+        let flags = MAP_PRIVATE
+        #endif
+        guard let mapping = mmap(nil, count, PROT_READ, flags, fd, off_t(offset)), mapping != MAP_FAILED else { return nil }
+        return mapping
     }
 
     /// Adds `count` bytes at `start` to the running CRC-32; at the entry's end, compares it with

@@ -58,12 +58,19 @@ final class DL4JFlatParameters {
 
     /// Rows per slab of a tensor whose rows are `rowBytes` long: as many as fit `slabBytes`,
     /// and at least 32 when that stays within 4 × `slabBytes`, so a transposition's 32 × 32
-    /// tiles are whole. (The DL4J writer cuts its parts the same way.)
+    /// tiles are whole; a multiple of 16 when 16 or more fit, so that when a slab is transposed
+    /// (its rows become destination columns) each 64-byte destination line of 4-byte elements
+    /// is written by one slab alone, whole (streaming stores need whole lines; two threads
+    /// never share a line). (The DL4J writer cuts its parts the same way.)
     static func rowsPerSlab(rowBytes: Int) -> Int {
         let fitting = max(1, slabBytes / max(rowBytes, 1))
-        return fitting < 32 && 32 * rowBytes <= 4 * slabBytes ? 32 : fitting
+        if fitting < 32 && 32 * rowBytes <= 4 * slabBytes { return 32 }
+        return fitting >= 16 ? fitting / 16 * 16 : fitting
     }
-    /// Tensors at least this large are read on `readThreads` threads.
+    /// Tensors at least this large are read on `readThreads` threads, and transposed into their
+    /// storage with streaming stores (`StridedCopy`'s `streamingStores`): such a tensor is
+    /// larger than the cache and nothing reads it during the import, so its lines should go
+    /// to memory whole rather than be read from memory first and then evicted half-written.
     static let parallelBytes = 8 << 20
     /// Threads for one large tensor's read: the machine's cores, at most 2 (the page cache and
     /// memory bandwidth are the limit beyond that).
@@ -109,12 +116,14 @@ final class DL4JFlatParameters {
             let strides = destinationStrides
             // Large tensors (VGG16's fc1: 411 MB) on several threads, each reading, checking and
             // spreading its own run of slabs.
-            let threads = n * size >= Self.parallelBytes ? Self.readThreads : 1
+            let large = n * size >= Self.parallelBytes
+            let threads = large ? Self.readThreads : 1
             try reader.forEachPiece(n * size, pieceBytes: rowsPerSlab * rowBytes, threads: threads) { offset, bytes in
                 guard let from = bytes.baseAddress else { return }
                 let row = offset / rowBytes
                 StridedCopy.copy(shape: [bytes.count / rowBytes] + inner, elementSize: size, from: from, strides: sourceStrides,
-                                 to: storage.pointer + row * rowStride * size, strides: strides, swapBytes: swapBytes)
+                                 to: storage.pointer + row * rowStride * size, strides: strides, swapBytes: swapBytes,
+                                 streamingStores: large)
             }
         }
         position += n

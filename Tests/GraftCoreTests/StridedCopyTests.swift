@@ -76,4 +76,33 @@ final class Transpose32Tests: XCTestCase {
             }
         }
     }
+
+    /// `graft_transpose32_streaming` against the element-by-element kernel: destinations that
+    /// start on, just after and just before a 64-byte boundary (ordinary-store heads and tails
+    /// around the streamed lines), row strides that are and are not a multiple of 16 elements
+    /// (the latter fall back to the cached kernel), ragged columns; padding left untouched.
+    func testStreamingMatchesPortable() {
+        for (rows, columns, sourcePad, destinationPad) in [(16, 8, 0, 0), (32, 9, 0, 0), (300, 27, 1, 4), (48, 64, 3, 16),
+                                                           (17, 5, 0, 15), (5, 3, 0, 11), (513, 40, 0, 15), (20, 9, 0, 1)] {
+            let sourceStride = columns + sourcePad, destinationStride = rows + destinationPad
+            let source = (0..<rows * sourceStride).map { UInt32(truncatingIfNeeded: $0 &* 2_654_435_761 &+ 11) }
+            for skew in [0, 1, 15] {  // elements between a 64-byte boundary and the destination
+                for swap: Int32 in [0, 1] {
+                    let total = columns * destinationStride + skew + 16
+                    var portable = [UInt32](repeating: 0xDEAD_BEEF, count: total)
+                    let streamed = UnsafeMutableRawPointer.allocate(byteCount: total * 4, alignment: 64)
+                    defer { streamed.deallocate() }
+                    let out = streamed.bindMemory(to: UInt32.self, capacity: total)
+                    out.initialize(repeating: 0xDEAD_BEEF, count: total)
+                    graft_transpose32_streaming(source, sourceStride, out + skew, destinationStride, rows, columns, swap)
+                    portable.withUnsafeMutableBufferPointer {
+                        graft_transpose32_portable(source, sourceStride, $0.baseAddress! + skew, destinationStride,
+                                                   rows, columns, swap)
+                    }
+                    XCTAssertEqual(Array(UnsafeBufferPointer(start: out, count: total)), portable,
+                                   "\(rows) x \(columns) pad \(destinationPad) skew \(skew) swap \(swap)")
+                }
+            }
+        }
+    }
 }

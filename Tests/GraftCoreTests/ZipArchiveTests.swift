@@ -69,9 +69,11 @@ final class ZipArchiveTests: TemporaryDirectoryTestCase {
         }
     }
 
-    /// `forEachPiece` on 1, 2 and 3 threads hands out the same pieces at the same offsets as the
-    /// entry's bytes (after a `next` that leaves an unaligned position), and a flipped byte in the
-    /// first or the last part fails the entry's CRC-32 whatever the thread count.
+    /// `forEachPiece` (pieces mapped from the file) on 1, 2 and 3 threads, with piece sizes that
+    /// are and are not a multiple of the page size, hands out the same bytes at the same offsets
+    /// as `next` (`pread` into a buffer) reads, after a `next` that leaves an unaligned position;
+    /// and a flipped byte in the first or the last part fails the entry's CRC-32 with the same
+    /// typed error whatever the thread count.
     func testForEachPieceThreadedEqualsSequentialAndChecksCRC() throws {
         let payload = (0..<300_001).map { UInt8(truncatingIfNeeded: ($0 &* 2_654_435_761) >> 7) }
         var bytes = try ZipWriter.archive([("coefficients.bin", payload)], deflate: false)
@@ -81,18 +83,23 @@ final class ZipArchiveTests: TemporaryDirectoryTestCase {
             let lock = NSLock()
             init(_ n: Int) { bytes = [UInt8](repeating: 0, count: n) }
         }
+        let sequential = try ZipEntryReader(try ZipArchive(path: intact), entry: "coefficients.bin")
+        let readByNext = Array(try sequential.next(13)) + Array(try sequential.next(payload.count - 13))
+        XCTAssertEqual(readByNext, payload)
         for threads in [1, 2, 3] {
-            let reader = try ZipEntryReader(try ZipArchive(path: intact), entry: "coefficients.bin")
-            XCTAssertTrue(reader.isStored)
-            let head = Array(try reader.next(13))
-            let rest = Collected(payload.count - 13)
-            try reader.forEachPiece(payload.count - 13, pieceBytes: 4_096, threads: threads) { offset, piece in
-                rest.lock.lock()
-                defer { rest.lock.unlock() }
-                XCTAssertEqual(offset % 4_096, 0)
-                rest.bytes.replaceSubrange(offset..<offset + piece.count, with: piece)
+            for pieceBytes in [4_096, 5_003] {
+                let reader = try ZipEntryReader(try ZipArchive(path: intact), entry: "coefficients.bin")
+                XCTAssertTrue(reader.isStored)
+                let head = Array(try reader.next(13))
+                let rest = Collected(payload.count - 13)
+                try reader.forEachPiece(payload.count - 13, pieceBytes: pieceBytes, threads: threads) { offset, piece in
+                    rest.lock.lock()
+                    defer { rest.lock.unlock() }
+                    XCTAssertEqual(offset % pieceBytes, 0)
+                    rest.bytes.replaceSubrange(offset..<offset + piece.count, with: piece)
+                }
+                XCTAssertEqual(head + rest.bytes, readByNext, "\(threads) threads, pieces of \(pieceBytes)")
             }
-            XCTAssertEqual(head + rest.bytes, payload, "\(threads) threads")
         }
         let dataStart = 30 + "coefficients.bin".utf8.count
         for flipped in [20, payload.count - 2] {

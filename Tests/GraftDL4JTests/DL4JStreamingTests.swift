@@ -39,6 +39,34 @@ final class DL4JStreamingTests: XCTestCase {
         XCTAssertEqual(streamed, try Nd4jArray.encodeMixedDataTypes(try flat.reshaped([1, flat.count])))
     }
 
+    /// Dense kernels above `DL4JFlatParameters.parallelBytes` take the large-tensor route: read
+    /// on `readThreads` threads (stored) and transposed with streaming stores, where the
+    /// IR row length (units) is a multiple of 16 (1040: whole 64-byte lines, a short last
+    /// slab) and where it is not (1100: the cached kernel). Written stored and deflated, each
+    /// must read back bit-identical to the written tensors.
+    func testLargeDenseKernelsReadBackBitIdentical() throws {
+        var rng = SplitMix64(seed: 11)
+        for (inputs, units) in [(2051, 1040), (1999, 1100)] {
+            XCTAssertGreaterThanOrEqual(inputs * units * 4, DL4JFlatParameters.parallelBytes)
+            let kernel = Tensor(shape: [inputs, units], floats: (0..<inputs * units).map { _ in
+                Float(bitPattern: UInt32(truncatingIfNeeded: rng.next() % 0x7F00_0000)) })
+            let bias = Tensor(shape: [units], floats: (0..<units).map { Float($0) / 7 })
+            let graph = Graph(nodes: [
+                Node(name: "in", op: .input(InputAttributes(shape: [inputs]))),
+                Node(name: "fc", op: .dense(DenseAttributes(units: units, activation: .plainRelu)), inputs: [NodeOutput("in")],
+                     parameters: ["kernel": kernel, "bias": bias]),
+            ], outputs: [NodeOutput("fc")])
+            for compress in [false, true] {
+                let path = NSTemporaryDirectory() + "graft-large-\(getpid())-\(units)-\(compress).zip"
+                defer { try? FileManager.default.removeItem(atPath: path) }
+                try DL4JWriter.write(graph, to: path, compress: compress)
+                let back = try XCTUnwrap(try DL4JReader.read(path: path).node(named: "fc"))
+                XCTAssertTrue(try XCTUnwrap(back.parameters["kernel"]).bitwiseEqual(kernel), "\(units) units, compress \(compress)")
+                XCTAssertTrue(try XCTUnwrap(back.parameters["bias"]).bitwiseEqual(bias), "\(units) units, compress \(compress)")
+            }
+        }
+    }
+
     func testStoredAndDeflatedZipsReadBackBitIdentical() throws {
         let graph = cnn()
         for compress in [false, true] {

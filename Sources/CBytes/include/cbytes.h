@@ -27,11 +27,22 @@ size_t graft_find_word(const void *data, size_t length, size_t from, uint32_t fi
 
 /// A transposition of 4-byte elements: `destination[c * destination_stride + r] =
 /// source[r * source_stride + c]` for r < rows, c < columns (strides in elements), each element's
-/// bytes reversed when `swap` is non-zero (big-endian <-> host). 32 x 32 cache blocks, 8 x 8
-/// blocks in AVX2 registers when the CPU has AVX2 (chosen at run time), element by element
-/// otherwise and at the ragged edges.
+/// bytes reversed when `swap` is non-zero (big-endian <-> host). 32 x 32 cache blocks (the
+/// next block's source lines prefetched), 8 x 8 blocks in AVX2 registers when the CPU has
+/// AVX2 (chosen at run time), element by element otherwise and at the ragged edges.
 void graft_transpose32(const void *source, ptrdiff_t source_stride, void *destination, ptrdiff_t destination_stride,
                        size_t rows, size_t columns, int swap);
+
+/// The same transposition as `graft_transpose32` with the destination written by non-temporal
+/// (streaming) stores, for a large destination that will not be read again soon (a tensor
+/// being decoded): each 64-byte destination line is written whole in one burst, so the CPU
+/// neither reads the old line from memory first (read-for-ownership) nor evicts the cached
+/// source for it. Needs AVX2, a destination row stride that is a multiple of 16 elements;
+/// the elements of each destination row before its first 64-byte boundary and after its last
+/// whole line are written with ordinary stores. Otherwise it is `graft_transpose32`. Ends
+/// with a store fence.
+void graft_transpose32_streaming(const void *source, ptrdiff_t source_stride, void *destination,
+                                 ptrdiff_t destination_stride, size_t rows, size_t columns, int swap);
 
 /// The same transposition element by element (no SIMD), for tests.
 void graft_transpose32_portable(const void *source, ptrdiff_t source_stride, void *destination,
