@@ -551,6 +551,46 @@ T512 static void conv_pack_tile_gather(const graft_conv_geometry *g, const float
         if (++kx == g->kw) { kx = 0; if (++ky == g->kh) { ky = 0; kz++; } }
     }
 }
+
+/// conv_pack_tile_gather for one input channel and stride 1 along x (a first layer on a grey
+/// image): the tile's pixels fall in runs of consecutive pixels of one output row, and at each
+/// tap a run reads consecutive input values. Each k's tile is then one masked expanding load
+/// per run (the run's values inside the input, placed in its lanes; lanes in padding stay
+/// zero) instead of a gather, which costs several times more.
+T512 static void conv_pack_tile_c1(const graft_conv_geometry *g, const float *x, long row0, int mr, long pc, long kc,
+                                   float *dst) {
+    const long od = g->od, oh = g->oh, ow = g->ow;
+    long b = row0 / (od * oh * ow), pos = row0 % (od * oh * ow);
+    long oz = pos / (oh * ow), oy = (pos / ow) % oh, ox = pos % ow;
+    // Run r: lanes first[r] ..< first[r] + len[r] are output pixels ox[r] ... of the row
+    // (example b[r], oz[r], oy[r]).
+    long first[16], len[16], rb[16], rz[16], ry[16], rx[16];
+    int runs = 0;
+    for (long lane = 0; lane < mr; runs++) {
+        long n = ow - ox < mr - lane ? ow - ox : mr - lane;
+        first[runs] = lane; len[runs] = n; rb[runs] = b; rz[runs] = oz; ry[runs] = oy; rx[runs] = ox;
+        lane += n;
+        ox += n;
+        if (ox == ow) { ox = 0; if (++oy == oh) { oy = 0; if (++oz == od) { oz = 0; b++; } } }
+    }
+    const __mmask16 rows = (__mmask16)((1u << mr) - 1);
+    for (long p = 0; p < kc; p++) {
+        const long t = pc + p;  // C = 1: k is the tap
+        const long kx = t % g->kw, ky = (t / g->kw) % g->kh, kz = t / (g->kw * g->kh);
+        __m512 v = _mm512_setzero_ps();
+        for (int r = 0; r < runs; r++) {
+            const long iz = rz[r] * g->sd - g->pd + kz * g->dd, iy = ry[r] * g->sh - g->ph + ky * g->dh;
+            if (iz < 0 || iz >= g->d || iy < 0 || iy >= g->h) continue;
+            // Lane first + i reads input column ix0 + i; only columns in [0, w) are loaded.
+            const long ix0 = rx[r] - g->pw + kx * g->dw;
+            const long lo = ix0 < 0 ? -ix0 : 0, hi = g->w - ix0 < len[r] ? g->w - ix0 : len[r];
+            if (lo >= hi) continue;
+            const __mmask16 lanes = (__mmask16)(((1u << (hi - lo)) - 1) << (first[r] + lo));
+            v = _mm512_mask_expandloadu_ps(v, lanes, x + ((rb[r] * g->d + iz) * g->h + iy) * g->w + ix0 + lo);
+        }
+        _mm512_mask_storeu_ps(dst + p * mr, rows, v);
+    }
+}
 #endif
 
 
@@ -584,8 +624,11 @@ void graft_conv_packed(int variant, const graft_conv_geometry *g, const float *x
     // the row-major kernel reads them without a transposition; short runs (a first layer's
     // C = 1 or 3) are gathered k-major in one pass.
     const int row_major = gather && g->c >= 16;
+    // One channel with stride 1 along x: contiguous loads instead of gathers.
+    const int one_channel = gather && g->c == 1 && g->sw == 1;
     const long tile_ld = row_major ? KC_MAX : kc_base;  // a tile: mr × KC_MAX row-major, or mr × kc k-major
     (void)direct;
+    (void)one_channel;
     if (!chunked) {
         // One row at a time through the stack buffer, K in blocks of 64.
         for (long i = 0; i < m; i++) {
@@ -617,6 +660,7 @@ void graft_conv_packed(int variant, const graft_conv_geometry *g, const float *x
                 int mr = (int)(base + (t < extra ? 1 : 0));
 #ifdef GRAFT_X86
                 if (row_major) conv_pack_rows(g, x, row_begin + ic + row, mr, pc, kc, dst, KC_MAX);
+                else if (one_channel) conv_pack_tile_c1(g, x, row_begin + ic + row, mr, pc, kc, dst);
                 else if (direct) conv_pack_tile_gather(g, x, row_begin + ic + row, mr, pc, kc, dst);
                 else
 #endif
@@ -648,13 +692,4 @@ void graft_conv_packed(int variant, const graft_conv_geometry *g, const float *x
         }
     }
     free(ap);
-}
-
-// MARK: - Pooling step
-
-void graft_max_accumulate(float *restrict out, const float *restrict src, long count) {
-    for (long i = 0; i < count; i++) {
-        float v = src[i], m = out[i];
-        out[i] = (v > m || v != v) ? v : m;
-    }
 }

@@ -68,15 +68,14 @@ typedef struct {
 /// that the chunk's packed A stays in L1/L2 while every panel passes over it. One thread.
 /// On AVX-512: with C ≥ 16 the tiles stay row-major (memcpy runs of kw·C values) and a
 /// row-major microkernel reads them; with fewer channels each k's tile values are gathered
-/// (k-major) in one pass. Elsewhere: row-major, then transposed, for the k-major kernels.
+/// (k-major) in one pass, or, with one channel and stride 1 along x, loaded as runs of
+/// consecutive input values. Elsewhere: row-major, then transposed, for the k-major kernels.
 void graft_conv_packed(int variant, const graft_conv_geometry *g, const float *x, const float *packed, long n,
                        const float *bias, int relu, float *out, long ldo, long row_begin, long row_end);
-
-/// out[i] = max(out[i], src[i]) with NaN propagated from either side (max pooling's step).
-void graft_max_accumulate(float *out, const float *src, long count);
 
 #include "cvmath.h"
 #include "clstm.h"
 #include "cpool.h"
+#include "cmaxpool.h"
 
 #endif

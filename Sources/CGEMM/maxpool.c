@@ -1,0 +1,132 @@
+// Max pooling, channels-last: see include/cmaxpool.h for the contract.
+//
+// Each output vector (one output position's channels) is the max over its window's cells,
+// accumulated in registers channel block by channel block and stored once. The step
+// acc = (v > acc || v != v) ? v : acc keeps the first NaN met, so any NaN in the window
+// gives NaN (TensorFlow's max pooling propagates NaN).
+
+#include "cgemm.h"
+#include <math.h>
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define GRAFT_X86 1
+#include <immintrin.h>
+#endif
+
+/// The max over one window of `zn × yn × xn` cells for `c` channels into `o`: `p` is the
+/// first cell's channel 0, cells `c` apart along x, `ys` along y and `zs` along z.
+typedef void (*window_fn)(const float *p, long c, long zs, long zn, long ys, long yn, long xn, float *o);
+
+/// Portable C: the output starts as the first cell and takes the max of each later one.
+static void window_portable(const float *p, long c, long zs, long zn, long ys, long yn, long xn, float *o) {
+    for (long i = 0; i < c; i++) o[i] = p[i];
+    for (long z = 0; z < zn; z++) {
+        for (long y = 0; y < yn; y++) {
+            for (long x = 0; x < xn; x++) {
+                const float *src = p + z * zs + y * ys + x * c;
+                for (long i = 0; i < c; i++) {
+                    float v = src[i], m = o[i];
+                    o[i] = (v > m || v != v) ? v : m;
+                }
+            }
+        }
+    }
+}
+
+#ifdef GRAFT_X86
+/// AVX-512F: 16 channels per vector, the last block masked.
+__attribute__((target("avx512f")))
+static void window_avx512(const float *p, long c, long zs, long zn, long ys, long yn, long xn, float *o) {
+    for (long i = 0; i < c; i += 16) {
+        __mmask16 lanes = c - i >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (c - i)) - 1);
+        __m512 acc = _mm512_maskz_loadu_ps(lanes, p + i);
+        for (long z = 0; z < zn; z++) {
+            for (long y = 0; y < yn; y++) {
+                const float *row = p + z * zs + y * ys + i;
+                for (long x = 0; x < xn; x++) {
+                    __m512 v = _mm512_maskz_loadu_ps(lanes, row + x * c);
+                    __mmask16 take = _mm512_cmp_ps_mask(v, acc, _CMP_GT_OQ) | _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
+                    acc = _mm512_mask_mov_ps(acc, take, v);
+                }
+            }
+        }
+        _mm512_mask_storeu_ps(o + i, lanes, acc);
+    }
+}
+
+/// AVX2: 8 channels per vector; the channels past the last whole vector in portable C.
+__attribute__((target("avx2")))
+static void window_avx2(const float *p, long c, long zs, long zn, long ys, long yn, long xn, float *o) {
+    long vectors = c / 8 * 8;
+    for (long i = 0; i < vectors; i += 8) {
+        __m256 acc = _mm256_loadu_ps(p + i);
+        for (long z = 0; z < zn; z++) {
+            for (long y = 0; y < yn; y++) {
+                const float *row = p + z * zs + y * ys + i;
+                for (long x = 0; x < xn; x++) {
+                    __m256 v = _mm256_loadu_ps(row + x * c);
+                    __m256 take = _mm256_or_ps(_mm256_cmp_ps(v, acc, _CMP_GT_OQ), _mm256_cmp_ps(v, v, _CMP_UNORD_Q));
+                    acc = _mm256_blendv_ps(acc, v, take);
+                }
+            }
+        }
+        _mm256_storeu_ps(o + i, acc);
+    }
+    if (vectors < c) {
+        // The remaining channels: a window over the same cells, `c` still the cell stride.
+        for (long i = vectors; i < c; i++) o[i] = p[i];
+        for (long z = 0; z < zn; z++) {
+            for (long y = 0; y < yn; y++) {
+                for (long x = 0; x < xn; x++) {
+                    const float *src = p + z * zs + y * ys + x * c;
+                    for (long i = vectors; i < c; i++) {
+                        float v = src[i], m = o[i];
+                        o[i] = (v > m || v != v) ? v : m;
+                    }
+                }
+            }
+        }
+    }
+}
+#endif
+
+static window_fn select_window(int variant) {
+    if (variant == GRAFT_GEMM_AUTO || !graft_gemm_variant_supported(variant)) variant = graft_gemm_best_variant();
+#ifdef GRAFT_X86
+    if (variant == GRAFT_GEMM_AVX512) return window_avx512;
+    if (variant == GRAFT_GEMM_AVX2) return window_avx2;
+#endif
+    return window_portable;
+}
+
+/// The cells of a window along one axis that lie inside the input: [*begin, *end).
+static void window_span(long o, long stride, long pad, long kernel, long size, long *begin, long *end) {
+    long start = o * stride - pad;
+    *begin = start > 0 ? start : 0;
+    *end = start + kernel < size ? start + kernel : size;
+    if (*end < *begin) *end = *begin;
+}
+
+void graft_max_pool(int variant, const graft_max_pool_geometry *g, const float *x, float *out,
+                    long line_begin, long line_end) {
+    window_fn window = select_window(variant);
+    long c = g->c;
+    long ys = g->w * c, zs = g->h * ys;
+    for (long line = line_begin; line < line_end; line++) {
+        long b = line / (g->od * g->oh), oz = (line / g->oh) % g->od, oy = line % g->oh;
+        long z0, z1, y0, y1;
+        window_span(oz, g->sd, g->pd, g->kd, g->d, &z0, &z1);
+        window_span(oy, g->sh, g->ph, g->kh, g->h, &y0, &y1);
+        const float *base = x + b * g->d * zs;
+        float *o = out + line * g->ow * c;
+        for (long ox = 0; ox < g->ow; ox++, o += c) {
+            long x0, x1;
+            window_span(ox, g->sw, g->pw, g->kw, g->w, &x0, &x1);
+            if (z1 == z0 || y1 == y0 || x1 == x0) {
+                for (long i = 0; i < c; i++) o[i] = -INFINITY;
+                continue;
+            }
+            window(base + z0 * zs + y0 * ys + x0 * c, c, zs, z1 - z0, ys, y1 - y0, x1 - x0, o);
+        }
+    }
+}
