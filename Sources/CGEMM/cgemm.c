@@ -11,6 +11,7 @@
 #include "cgemm_internal.h"
 #include <stdlib.h>
 #include <string.h>
+#include <stdint.h>
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #define GRAFT_X86 1
@@ -554,9 +555,9 @@ T512 static void conv_pack_tile_gather(const graft_conv_geometry *g, const float
 
 /// conv_pack_tile_gather for one input channel and stride 1 along x (a first layer on a grey
 /// image): the tile's pixels fall in runs of consecutive pixels of one output row, and at each
-/// tap a run reads consecutive input values. Each k's tile is then one masked expanding load
-/// per run (the run's values inside the input, placed in its lanes; lanes in padding stay
-/// zero) instead of a gather, which costs several times more.
+/// tap a run reads consecutive input values. Each k's tile is then one masked load per run
+/// (the run's values inside the input, in its lanes; lanes in padding stay zero) instead of a
+/// gather, which costs several times more.
 T512 static void conv_pack_tile_c1(const graft_conv_geometry *g, const float *x, long row0, int mr, long pc, long kc,
                                    float *dst) {
     const long od = g->od, oh = g->oh, ow = g->ow;
@@ -573,22 +574,29 @@ T512 static void conv_pack_tile_c1(const graft_conv_geometry *g, const float *x,
         ox += n;
         if (ox == ow) { ox = 0; if (++oy == oh) { oy = 0; if (++oz == od) { oz = 0; b++; } } }
     }
-    const __mmask16 rows = (__mmask16)((1u << mr) - 1);
-    for (long p = 0; p < kc; p++) {
-        const long t = pc + p;  // C = 1: k is the tap
-        const long kx = t % g->kw, ky = (t / g->kw) % g->kh, kz = t / (g->kw * g->kh);
-        __m512 v = _mm512_setzero_ps();
-        for (int r = 0; r < runs; r++) {
-            const long iz = rz[r] * g->sd - g->pd + kz * g->dd, iy = ry[r] * g->sh - g->ph + ky * g->dh;
-            if (iz < 0 || iz >= g->d || iy < 0 || iy >= g->h) continue;
+    // Each run's lanes of each k's tile: one masked load (lanes whose column is in padding
+    // read as zeros) and one masked store. Runs and k steps are independent.
+    for (int r = 0; r < runs; r++) {
+        const __mmask16 run_lanes = (__mmask16)(((1u << len[r]) - 1) << first[r]);
+        const float *image = x + rb[r] * g->d * g->h * g->w;
+        const long iz0 = rz[r] * g->sd - g->pd, iy0 = ry[r] * g->sh - g->ph, ix00 = rx[r] - g->pw;
+        long kx = pc % g->kw, ky = (pc / g->kw) % g->kh, kz = pc / (g->kw * g->kh);  // C = 1: k is the tap
+        for (long p = 0; p < kc; p++) {
+            const long iz = iz0 + kz * g->dd, iy = iy0 + ky * g->dh, ix0 = ix00 + kx * g->dw;
             // Lane first + i reads input column ix0 + i; only columns in [0, w) are loaded.
-            const long ix0 = rx[r] - g->pw + kx * g->dw;
             const long lo = ix0 < 0 ? -ix0 : 0, hi = g->w - ix0 < len[r] ? g->w - ix0 : len[r];
-            if (lo >= hi) continue;
-            const __mmask16 lanes = (__mmask16)(((1u << (hi - lo)) - 1) << (first[r] + lo));
-            v = _mm512_mask_expandloadu_ps(v, lanes, x + ((rb[r] * g->d + iz) * g->h + iy) * g->w + ix0 + lo);
+            __mmask16 lanes = 0;
+            const float *from = image;
+            if (iz >= 0 && iz < g->d && iy >= 0 && iy < g->h && lo < hi) {
+                lanes = (__mmask16)(((1u << (hi - lo)) - 1) << (first[r] + lo));
+                // The address lane 0 would read (before the first loaded value when the run
+                // starts past lane 0: masked-off lanes are never read).
+                from = (const float *)((uintptr_t)(image + (iz * g->h + iy) * g->w + ix0 + lo) -
+                                       (uintptr_t)(first[r] + lo) * sizeof(float));
+            }
+            _mm512_mask_storeu_ps(dst + p * mr, run_lanes, _mm512_maskz_loadu_ps(lanes, from));
+            if (++kx == g->kw) { kx = 0; if (++ky == g->kh) { ky = 0; kz++; } }
         }
-        _mm512_mask_storeu_ps(dst + p * mr, rows, v);
     }
 }
 #endif
