@@ -604,10 +604,15 @@ T512 static void conv_pack_tile_c1(const graft_conv_geometry *g, const float *x,
 
 void graft_conv_packed(int variant, const graft_conv_geometry *g, const float *x, const float *packed, long n,
                        const float *bias, int relu, float *out, long ldo, long row_begin, long row_end) {
-    const long k = g->kd * g->kh * g->kw * g->c;
     if (row_begin < 0) row_begin = 0;
     if (n <= 0 || row_end <= row_begin) return;
-    float *c = out + row_begin * ldo;
+    graft_conv_packed_rows(variant, g, x, packed, n, bias, relu, out + row_begin * ldo, ldo, row_begin, row_end);
+}
+
+void graft_conv_packed_rows(int variant, const graft_conv_geometry *g, const float *x, const float *packed, long n,
+                            const float *bias, int relu, float *c, long ldo, long row_begin, long row_end) {
+    const long k = g->kd * g->kh * g->kw * g->c;
+    if (row_begin < 0 || n <= 0 || row_end <= row_begin) return;
     const long m = row_end - row_begin;
     if (k <= 0) {
         no_product(m, n, bias, 0, c, ldo, 0, n);

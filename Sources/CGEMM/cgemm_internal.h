@@ -4,11 +4,17 @@
 #define GRAFT_CGEMM_INTERNAL_H
 
 #include <stddef.h>
+#include "cgemm.h"
 
 /// The K block size of a packed matrix with k rows: ceil(k / 256) blocks of equal size.
 long graft_gemm_k_block(long k);
 
 /// Where the slice (K block starting at row pc, panel j) of a packed k × n matrix starts.
 size_t graft_gemm_slice_offset(long k, long n, long pc, long j);
+
+/// graft_conv_packed with `c` pointing at output row row_begin (row i of the range is
+/// c[(i - row_begin)·ldo ...]): the rows can go to a buffer holding only them.
+void graft_conv_packed_rows(int variant, const graft_conv_geometry *g, const float *x, const float *packed, long n,
+                            const float *bias, int relu, float *c, long ldo, long row_begin, long row_end);
 
 #endif

@@ -6,7 +6,9 @@
 // gives NaN (TensorFlow's max pooling propagates NaN).
 
 #include "cgemm.h"
+#include "cgemm_internal.h"
 #include <math.h>
+#include <stdlib.h>
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #define GRAFT_X86 1
@@ -129,4 +131,41 @@ void graft_max_pool(int variant, const graft_max_pool_geometry *g, const float *
             window(base + z0 * zs + y0 * ys + x0 * c, c, zs, z1 - z0, ys, y1 - y0, x1 - x0, o);
         }
     }
+}
+
+/// Pooled lines per convolution call: about 32 KB of convolution output (at least one line),
+/// so the rows are pooled while they are still in L1/L2.
+#define FUSED_BYTES (32L << 10)
+
+int graft_conv_packed_max_pool(int variant, const graft_conv_geometry *g, const float *x, const float *packed, long n,
+                               const float *bias, int relu, long pool_h, long pool_w, float *out,
+                               long line_begin, long line_end) {
+    if (g->od != 1 || pool_h <= 0 || pool_w <= 0 || n <= 0) return 0;
+    const long oh = g->oh, ow = g->ow, lines_per_image = oh / pool_h, pooled_w = ow / pool_w;
+    if (lines_per_image <= 0 || pooled_w <= 0 || line_end <= line_begin) return 1;
+    const long line_values = pool_h * ow * n;  // the convolution output one pooled line needs
+    long group = FUSED_BYTES / (line_values * (long)sizeof(float));
+    if (group < 1) group = 1;
+    if (group > lines_per_image) group = lines_per_image;
+    float *rows = malloc((size_t)(group * line_values) * sizeof(float));
+    if (!rows) return 0;
+    window_fn window = select_window(variant);
+    for (long line = line_begin; line < line_end;) {
+        // Lines line ..< last of one image: their convolution rows are contiguous.
+        const long b = line / lines_per_image, py = line % lines_per_image;
+        long last = line + group;
+        if (last > line_end) last = line_end;
+        if (last > (b + 1) * lines_per_image) last = (b + 1) * lines_per_image;
+        const long row0 = (b * oh + py * pool_h) * ow, count = last - line;
+        graft_conv_packed_rows(variant, g, x, packed, n, bias, relu, rows, n, row0, row0 + count * pool_h * ow);
+        for (long l = 0; l < count; l++) {
+            const float *src = rows + l * line_values;
+            float *o = out + (line + l) * pooled_w * n;
+            for (long px = 0; px < pooled_w; px++, o += n)
+                window(src + px * pool_w * n, n, 0, 1, ow * n, pool_h, pool_w, o);
+        }
+        line = last;
+    }
+    free(rows);
+    return 1;
 }
