@@ -21,6 +21,9 @@
 #define PANEL GRAFT_GEMM_PANEL
 #define INLINE static inline __attribute__((always_inline))
 #define KC_MAX 256
+/// The row stride of a row-major A tile (the convolutions'): KC_MAX plus one cache line, so
+/// a tile's rows fall in different L1 sets (at exactly 1 KB apart, 12 rows share 4 sets).
+#define ROW_LD (KC_MAX + 16)
 /// How many k steps ahead the vector kernels prefetch B (≈ 4 KB: L3 latency over ~11
 /// cycles per step).
 #define PREFETCH_STEPS 32
@@ -217,7 +220,7 @@ T256 static void kernel_avx2(int mr, long kc, const float *ap, const float *b, f
 #define T512 __attribute__((target("avx512f,fma")))
 
 /// ROWS = 0: A packed k-major (ap[p·MR + r]); ROWS = 1: A row-major with the fixed leading
-/// dimension KC_MAX (ap[r·KC_MAX + p]: a tile of im2col rows, no transposition needed; a
+/// dimension ROW_LD (ap[r·ROW_LD + p]: a tile of im2col rows, no transposition needed; a
 /// constant stride lets every broadcast address be a displacement off one pointer, where a
 /// run-time stride cost ~12 integer operations a k step).
 T512 INLINE void tile_avx512(const int MR, const int ROWS, long kc, const float *ap, const float *b, float *c,
@@ -233,7 +236,7 @@ T512 INLINE void tile_avx512(const int MR, const int ROWS, long kc, const float 
         __m512 b0 = _mm512_loadu_ps(b + p * PANEL), b1 = _mm512_loadu_ps(b + p * PANEL + 16);
         UNROLL
         for (int r = 0; r < MR; r++) {
-            __m512 av = _mm512_set1_ps(ROWS ? ap[r * KC_MAX + p] : ap[p * MR + r]);
+            __m512 av = _mm512_set1_ps(ROWS ? ap[r * ROW_LD + p] : ap[p * MR + r]);
             c0[r] = _mm512_fmadd_ps(av, b0, c0[r]);
             c1[r] = _mm512_fmadd_ps(av, b1, c1[r]);
         }
@@ -628,8 +631,8 @@ void graft_conv_packed_rows(int variant, const graft_conv_geometry *g, const flo
     // rows are computed one value at a time through a small stack buffer.
     float fallback[2 * 64];
     float *rows = NULL;
-    int chunked = posix_memalign((void **)&ap, 64, (size_t)(chunk_rows + mr_max) * KC_MAX * sizeof(float)) == 0 && ap;
-    if (chunked) rows = ap + (size_t)chunk_rows * KC_MAX;
+    int chunked = posix_memalign((void **)&ap, 64, (size_t)(chunk_rows + mr_max) * ROW_LD * sizeof(float)) == 0 && ap;
+    if (chunked) rows = ap + (size_t)chunk_rows * ROW_LD;
     const int gather = kernel_is_avx512(kernel);
     // The one-pass gather addresses the input with 32-bit offsets.
     const int direct = gather && g->batch * g->d * g->h * g->w * g->c < (1L << 31) - 1;
@@ -639,7 +642,7 @@ void graft_conv_packed_rows(int variant, const graft_conv_geometry *g, const flo
     const int row_major = gather && g->c >= 16;
     // One channel with stride 1 along x: contiguous loads instead of gathers.
     const int one_channel = gather && g->c == 1 && g->sw == 1;
-    const long tile_ld = row_major ? KC_MAX : kc_base;  // a tile: mr × KC_MAX row-major, or mr × kc k-major
+    const long tile_ld = row_major ? ROW_LD : kc_base;  // a tile: mr × ROW_LD row-major, or mr × kc k-major
     (void)direct;
     (void)one_channel;
     if (!chunked) {
@@ -672,7 +675,7 @@ void graft_conv_packed_rows(int variant, const graft_conv_geometry *g, const flo
             for (long t = 0; t < tiles; t++) {
                 int mr = (int)(base + (t < extra ? 1 : 0));
 #ifdef GRAFT_X86
-                if (row_major) conv_pack_rows(g, x, row_begin + ic + row, mr, pc, kc, dst, KC_MAX);
+                if (row_major) conv_pack_rows(g, x, row_begin + ic + row, mr, pc, kc, dst, ROW_LD);
                 else if (one_channel) conv_pack_tile_c1(g, x, row_begin + ic + row, mr, pc, kc, dst);
                 else if (direct) conv_pack_tile_gather(g, x, row_begin + ic + row, mr, pc, kc, dst);
                 else
