@@ -133,9 +133,12 @@ void graft_max_pool(int variant, const graft_max_pool_geometry *g, const float *
     }
 }
 
-/// Pooled lines per convolution call: about 32 KB of convolution output (at least one line),
-/// so the rows are pooled while they are still in L1/L2.
+/// Pooled lines per convolution call: about 32 KB of convolution output, so the rows are
+/// pooled while they are still in L1/L2, but at least FUSED_MIN_ROWS convolution rows (one
+/// 96-row chunk of graft_conv_packed), so a wide layer (VGG16's 512 filters: a 9 MB packed
+/// kernel) does not pass over its whole packed kernel for every few rows.
 #define FUSED_BYTES (32L << 10)
+#define FUSED_MIN_ROWS 96
 
 int graft_conv_packed_max_pool(int variant, const graft_conv_geometry *g, const float *x, const float *packed, long n,
                                const float *bias, int relu, long pool_h, long pool_w, float *out,
@@ -145,7 +148,8 @@ int graft_conv_packed_max_pool(int variant, const graft_conv_geometry *g, const 
     if (lines_per_image <= 0 || pooled_w <= 0 || line_end <= line_begin) return 1;
     const long line_values = pool_h * ow * n;  // the convolution output one pooled line needs
     long group = FUSED_BYTES / (line_values * (long)sizeof(float));
-    if (group < 1) group = 1;
+    const long min_group = (FUSED_MIN_ROWS + pool_h * ow - 1) / (pool_h * ow);
+    if (group < min_group) group = min_group;
     if (group > lines_per_image) group = lines_per_image;
     float *rows = malloc((size_t)(group * line_values) * sizeof(float));
     if (!rows) return 0;

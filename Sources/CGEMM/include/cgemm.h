@@ -78,8 +78,8 @@ void graft_conv_packed(int variant, const graft_conv_geometry *g, const float *x
 /// output without overlap or padding (stride = window, "valid": trailing rows and columns that
 /// fill no window are dropped). Writes pooled lines line_begin ..< line_end, a line being one
 /// (example, pooled row) of out [batch, oh / pool_h, ow / pool_w, n]. The convolution rows of a
-/// few lines at a time go to a scratch buffer (~32 KB) and are pooled from it while in cache,
-/// so the full convolution output is never written. The same values as the two steps apart.
+/// few lines at a time (~32 KB, at least 96 rows) go to a scratch buffer and are pooled from it
+/// while in cache, so the full convolution output is never written. The same values as the two steps apart.
 /// Returns 0 without writing when g has od ≠ 1, a size is not positive or the scratch buffer
 /// cannot be allocated (the caller then runs the two steps), else 1. One thread.
 int graft_conv_packed_max_pool(int variant, const graft_conv_geometry *g, const float *x, const float *packed, long n,
