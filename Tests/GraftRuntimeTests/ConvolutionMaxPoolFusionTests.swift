@@ -8,7 +8,8 @@ import GraftCore
 /// `ConvolutionPathTests` then a max over each window; and the same graph with the
 /// convolution's output also wanted (then the two layers run apart) or with an activation
 /// that does not fuse. Odd output sizes (trailing rows and columns dropped), one and many
-/// channels, strides, same padding, non-square windows, one and two threads.
+/// channels, strides, same padding, non-square windows, several calls per image, one and two
+/// threads.
 final class ConvolutionMaxPoolFusionTests: XCTestCase {
     typealias Case = ConvolutionPathTests.Case
 
@@ -19,6 +20,9 @@ final class ConvolutionMaxPoolFusionTests: XCTestCase {
               kernel: [3, 3], padding: .same), .linear, [3, 2]),
         (Case(name: "3 channels, stride 2, one example", batch: 1, spatial: [15, 15], channels: 3, filters: 40,
               kernel: [3, 3], strides: [2, 2]), .plainRelu, [2, 2]),
+        // 20 KB of convolution output per pooled line: calls of 2 lines (96 rows at least), 2 + 2 + 1 an image.
+        (Case(name: "wide lines, several calls an image", batch: 2, spatial: [12, 42], channels: 2, filters: 64,
+              kernel: [3, 3]), .plainRelu, [2, 2]),
         (Case(name: "tanh (not fused)", batch: 2, spatial: [8, 8], channels: 4, filters: 8, kernel: [3, 3]),
          .tanh, [2, 2]),
     ]
