@@ -36,23 +36,43 @@ static void window_portable(const float *p, long c, long zs, long zn, long ys, l
 }
 
 #ifdef GRAFT_X86
-/// AVX-512F: 16 channels per vector, the last block masked.
+/// acc = (v > acc || v != v) ? v : acc on 16 lanes.
+__attribute__((target("avx512f")))
+static inline __m512 max_step512(__m512 acc, __m512 v) {
+    __mmask16 take = _mm512_cmp_ps_mask(v, acc, _CMP_GT_OQ) | _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
+    return _mm512_mask_mov_ps(acc, take, v);
+}
+
+/// AVX-512F: 16 channels per vector; 4 vectors (64 channels) accumulate together, so their
+/// max steps overlap instead of waiting on each other. Lanes past c are masked off (a vector
+/// wholly past c loads nothing and is not stored).
 __attribute__((target("avx512f")))
 static void window_avx512(const float *p, long c, long zs, long zn, long ys, long yn, long xn, float *o) {
-    for (long i = 0; i < c; i += 16) {
-        __mmask16 lanes = c - i >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (c - i)) - 1);
-        __m512 acc = _mm512_maskz_loadu_ps(lanes, p + i);
+    for (long i = 0; i < c; i += 64) {
+        __mmask16 m[4];
+        for (int j = 0; j < 4; j++) {
+            long left = c - i - 16 * j;
+            m[j] = left >= 16 ? (__mmask16)0xFFFF : left > 0 ? (__mmask16)((1u << left) - 1) : 0;
+        }
+        const float *first = p + i;
+        __m512 a0 = _mm512_maskz_loadu_ps(m[0], first), a1 = _mm512_maskz_loadu_ps(m[1], first + 16);
+        __m512 a2 = _mm512_maskz_loadu_ps(m[2], first + 32), a3 = _mm512_maskz_loadu_ps(m[3], first + 48);
         for (long z = 0; z < zn; z++) {
             for (long y = 0; y < yn; y++) {
                 const float *row = p + z * zs + y * ys + i;
                 for (long x = 0; x < xn; x++) {
-                    __m512 v = _mm512_maskz_loadu_ps(lanes, row + x * c);
-                    __mmask16 take = _mm512_cmp_ps_mask(v, acc, _CMP_GT_OQ) | _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
-                    acc = _mm512_mask_mov_ps(acc, take, v);
+                    const float *cell = row + x * c;
+                    a0 = max_step512(a0, _mm512_maskz_loadu_ps(m[0], cell));
+                    a1 = max_step512(a1, _mm512_maskz_loadu_ps(m[1], cell + 16));
+                    a2 = max_step512(a2, _mm512_maskz_loadu_ps(m[2], cell + 32));
+                    a3 = max_step512(a3, _mm512_maskz_loadu_ps(m[3], cell + 48));
                 }
             }
         }
-        _mm512_mask_storeu_ps(o + i, lanes, acc);
+        _mm512_mask_storeu_ps(o + i, m[0], a0);
+        _mm512_mask_storeu_ps(o + i + 16, m[1], a1);
+        _mm512_mask_storeu_ps(o + i + 32, m[2], a2);
+        _mm512_mask_storeu_ps(o + i + 48, m[3], a3);
     }
 }
 
