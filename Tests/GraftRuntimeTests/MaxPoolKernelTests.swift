@@ -28,6 +28,7 @@ final class MaxPoolKernelTests: XCTestCase {
              padding: .same),
         Case(name: "window over the whole input, same", batch: 2, spatial: [3, 3], channels: 9, pool: [4, 4], strides: [1, 1],
              padding: .same),
+        Case(name: "70 channels (over 4 vectors)", batch: 2, spatial: [5, 4], channels: 70, pool: [2, 2], strides: [2, 2]),
         Case(name: "1-D", batch: 2, spatial: [11], channels: 20, pool: [3], strides: [2], padding: .same),
         Case(name: "3-D", batch: 2, spatial: [5, 4, 6], channels: 9, pool: [2, 2, 3], strides: [2, 1, 2], padding: .same),
     ]
