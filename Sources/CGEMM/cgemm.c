@@ -609,11 +609,19 @@ void graft_conv_packed(int variant, const graft_conv_geometry *g, const float *x
                        const float *bias, int relu, float *out, long ldo, long row_begin, long row_end) {
     if (row_begin < 0) row_begin = 0;
     if (n <= 0 || row_end <= row_begin) return;
-    graft_conv_packed_rows(variant, g, x, packed, n, bias, relu, out + row_begin * ldo, ldo, row_begin, row_end);
+    graft_conv_packed_rows(variant, g, x, packed, n, bias, relu, out + row_begin * ldo, ldo, row_begin, row_end, NULL);
 }
 
+// The workspace holds the largest chunk: 8 tiles + 1 of the tallest tile (MR_AVX512 ≥ MR_AVX2 ≥ MR_PORTABLE).
+#ifdef GRAFT_X86
+_Static_assert(GRAFT_CONV_WORKSPACE >= (8 * MR_AVX512 + MR_AVX512) * ROW_LD, "workspace of graft_conv_packed_rows");
+#else
+_Static_assert(GRAFT_CONV_WORKSPACE >= (8 * MR_PORTABLE + MR_PORTABLE) * ROW_LD, "workspace of graft_conv_packed_rows");
+#endif
+
 void graft_conv_packed_rows(int variant, const graft_conv_geometry *g, const float *x, const float *packed, long n,
-                            const float *bias, int relu, float *c, long ldo, long row_begin, long row_end) {
+                            const float *bias, int relu, float *c, long ldo, long row_begin, long row_end,
+                            float *workspace) {
     const long k = g->kd * g->kh * g->kw * g->c;
     if (row_begin < 0 || n <= 0 || row_end <= row_begin) return;
     const long m = row_end - row_begin;
@@ -626,12 +634,13 @@ void graft_conv_packed_rows(int variant, const graft_conv_geometry *g, const flo
     kernel_fn kernel = select_kernel(variant, &mr_max);
     const long panels = (n + PANEL - 1) / PANEL, kc_base = graft_gemm_k_block(k);
     const long chunk_rows = 8L * mr_max;
-    float *ap = NULL;
-    // Aligned scratch for one chunk's packed A (≤ 96 × 256 floats). Should even that fail, the
-    // rows are computed one value at a time through a small stack buffer.
+    float *ap = workspace;
+    // Aligned scratch for one chunk's packed A (≤ 96 × 272 floats): the caller's, else
+    // allocated here. Should even that fail, the rows are computed one value at a time
+    // through a small stack buffer.
     float fallback[2 * 64];
     float *rows = NULL;
-    int chunked = posix_memalign((void **)&ap, 64, (size_t)(chunk_rows + mr_max) * ROW_LD * sizeof(float)) == 0 && ap;
+    int chunked = ap || (posix_memalign((void **)&ap, 64, (size_t)(chunk_rows + mr_max) * ROW_LD * sizeof(float)) == 0 && ap);
     if (chunked) rows = ap + (size_t)chunk_rows * ROW_LD;
     const int gather = kernel_is_avx512(kernel);
     // The one-pass gather addresses the input with 32-bit offsets.
@@ -707,5 +716,5 @@ void graft_conv_packed_rows(int variant, const graft_conv_geometry *g, const flo
             }
         }
     }
-    free(ap);
+    if (ap != workspace) free(ap);
 }

@@ -171,8 +171,12 @@ int graft_conv_packed_max_pool(int variant, const graft_conv_geometry *g, const 
     const long min_group = (FUSED_MIN_ROWS + pool_h * ow - 1) / (pool_h * ow);
     if (group < min_group) group = min_group;
     if (group > lines_per_image) group = lines_per_image;
-    float *rows = malloc((size_t)(group * line_values) * sizeof(float));
-    if (!rows) return 0;
+    // The packing workspace of graft_conv_packed_rows, then the convolution rows of a group.
+    float *workspace = NULL;
+    if (posix_memalign((void **)&workspace, 64, (GRAFT_CONV_WORKSPACE + (size_t)(group * line_values)) * sizeof(float)) != 0 ||
+        !workspace)
+        return 0;
+    float *rows = workspace + GRAFT_CONV_WORKSPACE;
     window_fn window = select_window(variant);
     for (long line = line_begin; line < line_end;) {
         // Lines line ..< last of one image: their convolution rows are contiguous.
@@ -181,7 +185,7 @@ int graft_conv_packed_max_pool(int variant, const graft_conv_geometry *g, const 
         if (last > line_end) last = line_end;
         if (last > (b + 1) * lines_per_image) last = (b + 1) * lines_per_image;
         const long row0 = (b * oh + py * pool_h) * ow, count = last - line;
-        graft_conv_packed_rows(variant, g, x, packed, n, bias, relu, rows, n, row0, row0 + count * pool_h * ow);
+        graft_conv_packed_rows(variant, g, x, packed, n, bias, relu, rows, n, row0, row0 + count * pool_h * ow, workspace);
         for (long l = 0; l < count; l++) {
             const float *src = rows + l * line_values;
             float *o = out + (line + l) * pooled_w * n;
@@ -190,6 +194,6 @@ int graft_conv_packed_max_pool(int variant, const graft_conv_geometry *g, const 
         }
         line = last;
     }
-    free(rows);
+    free(workspace);
     return 1;
 }
