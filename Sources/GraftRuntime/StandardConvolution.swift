@@ -23,6 +23,11 @@ import GraftCore
 /// timed layer by layer, so the choice is by type only (float32, groups = 1, an Interpreter's
 /// cache, `GRAFT_CONV_PACKED` not 0). Float64, grouped convolutions, ConvLSTM and direct
 /// calls without a cache keep the im2col + OpenBLAS path.
+///
+/// A 2-D convolution whose only use is a "valid" max pooling with stride = window (Keras'
+/// MaxPooling2D default) runs fused with it inside an Interpreter (`maxPooledLayer`,
+/// `Interpreter+Fusion.swift`): its rows are pooled from a cache-sized scratch buffer, the full
+/// convolution output never being written to memory and read back.
 extension ConvolutionOps {
     /// A standard convolution layer: the input read in place when channels-last, the output
     /// written straight into the result tensor with bias and (element-wise) activation fused.
