@@ -577,13 +577,32 @@ T512 static void conv_pack_tile_c1(const graft_conv_geometry *g, const float *x,
         ox += n;
         if (ox == ow) { ox = 0; if (++oy == oh) { oy = 0; if (++oz == od) { oz = 0; b++; } } }
     }
+    // Each tap's offset from a window's first input value (C = 1: k is the tap).
+    long tap[KC_MAX];
+    {
+        long kx = pc % g->kw, ky = (pc / g->kw) % g->kh, kz = pc / (g->kw * g->kh);
+        for (long p = 0; p < kc; p++) {
+            tap[p] = ((kz * g->dd) * g->h + ky * g->dh) * g->w + kx * g->dw;
+            if (++kx == g->kw) { kx = 0; if (++ky == g->kh) { ky = 0; kz++; } }
+        }
+    }
     // Each run's lanes of each k's tile: one masked load (lanes whose column is in padding
     // read as zeros) and one masked store. Runs and k steps are independent.
     for (int r = 0; r < runs; r++) {
         const __mmask16 run_lanes = (__mmask16)(((1u << len[r]) - 1) << first[r]);
         const float *image = x + rb[r] * g->d * g->h * g->w;
         const long iz0 = rz[r] * g->sd - g->pd, iy0 = ry[r] * g->sh - g->ph, ix00 = rx[r] - g->pw;
-        long kx = pc % g->kw, ky = (pc / g->kw) % g->kh, kz = pc / (g->kw * g->kh);  // C = 1: k is the tap
+        if (iz0 >= 0 && iz0 + (g->kd - 1) * g->dd < g->d && iy0 >= 0 && iy0 + (g->kh - 1) * g->dh < g->h &&
+            ix00 >= 0 && ix00 + len[r] - 1 + (g->kw - 1) * g->dw < g->w) {
+            // Every tap of the run's windows inside the input: the same lanes at each k,
+            // loaded from the address lane 0 would read (masked-off lanes are never read).
+            const float *origin = (const float *)((uintptr_t)(image + (iz0 * g->h + iy0) * g->w + ix00) -
+                                                  (uintptr_t)first[r] * sizeof(float));
+            for (long p = 0; p < kc; p++)
+                _mm512_mask_storeu_ps(dst + p * mr, run_lanes, _mm512_maskz_loadu_ps(run_lanes, origin + tap[p]));
+            continue;
+        }
+        long kx = pc % g->kw, ky = (pc / g->kw) % g->kh, kz = pc / (g->kw * g->kh);
         for (long p = 0; p < kc; p++) {
             const long iz = iz0 + kz * g->dd, iy = iy0 + ky * g->dh, ix0 = ix00 + kx * g->dw;
             // Lane first + i reads input column ix0 + i; only columns in [0, w) are loaded.
