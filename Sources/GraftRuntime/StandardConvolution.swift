@@ -70,9 +70,10 @@ extension ConvolutionOps {
     /// the pooling's output, the same values as the two layers one after the other. Nil when
     /// the pair does not qualify, the caller then runs the two layers: float32 on the packed
     /// path (`packedKernel`), both layers channels-last, the convolution's activation ReLU or
-    /// linear, the pooling max, "valid", with strides equal to its window.
+    /// linear, the pooling max, "valid", with strides equal to its window. `variant`: the
+    /// microkernel family (tests choose one).
     static func maxPooledLayer(_ node: Node, _ a: ConvAttributes, _ pool: PoolingAttributes, _ x: Tensor,
-                               context: RuntimeContext) throws -> Tensor? {
+                               context: RuntimeContext, variant: PackedGEMM.Variant = PackedGEMM.forcedVariant) throws -> Tensor? {
         guard case .standard = a.kind, a.rank == 2, a.dataFormat == .channelsLast, a.padding != .causal,
               pool.kind == .max, pool.rank == 2, pool.dataFormat == .channelsLast, pool.padding == .valid,
               pool.strides == pool.poolSize, pool.poolSize.allSatisfy({ $0 > 0 }), x.dtype == .float32 else { return nil }
@@ -107,7 +108,7 @@ extension ConvolutionOps {
         let threads = ParallelWork.threadCount
         let itemLines = max(1, min(linesPerImage, (lines + 4 * threads - 1) / (4 * threads)))
         let items = (lines + itemLines - 1) / itemLines
-        let v = Int32(PackedGEMM.forcedVariant.rawValue)
+        let v = Int32(variant.rawValue)
         let done = try input.withScalars(as: Float.self) { xp in
             try out.withUnsafeMutableBytes { raw in
                 guard let xs = xp.baseAddress, let o = raw.bindMemory(to: Float.self).baseAddress else { return false }

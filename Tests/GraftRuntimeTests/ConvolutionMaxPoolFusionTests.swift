@@ -8,8 +8,8 @@ import GraftCore
 /// `ConvolutionPathTests` then a max over each window; and the same graph with the
 /// convolution's output also wanted (then the two layers run apart) or with an activation
 /// that does not fuse. Odd output sizes (trailing rows and columns dropped), one and many
-/// channels, strides, same padding, non-square windows, several calls per image, one and two
-/// threads.
+/// channels, strides, same padding, non-square windows, several calls per image, each kernel
+/// variant the CPU runs, one and two threads.
 final class ConvolutionMaxPoolFusionTests: XCTestCase {
     typealias Case = ConvolutionPathTests.Case
 
@@ -71,12 +71,15 @@ final class ConvolutionMaxPoolFusionTests: XCTestCase {
             let graph = Graph(nodes: [input, conv, pooling], outputs: [NodeOutput("p")], source: SourceInfo(format: "memory"))
             let xt = Tensor(shape: [c.batch] + c.spatial + [c.channels], floats: x)
 
-            // The pair qualifies exactly when the convolution's activation is ReLU or linear.
+            // The pair qualifies exactly when the convolution's activation is ReLU or linear;
+            // each microkernel variant the CPU runs.
             var context = RuntimeContext()
             context.packedWeights = PackedWeightCache()
-            let direct = try ConvolutionOps.maxPooledLayer(conv, a, p, xt, context: context)
-            XCTAssertEqual(direct != nil, PackedGEMM.convolutionsEnabled && activation != .tanh, c.name)
-            if let direct { assertTensor(direct, shape: expected.shape, expected.values, tol: 1e-4) }
+            for variant in PackedGEMM.Variant.allCases where variant != .auto && variant.isSupported {
+                let direct = try ConvolutionOps.maxPooledLayer(conv, a, p, xt, context: context, variant: variant)
+                XCTAssertEqual(direct != nil, PackedGEMM.convolutionsEnabled && activation != .tanh, "\(c.name), \(variant)")
+                if let direct { assertTensor(direct, shape: expected.shape, expected.values, tol: 1e-4) }
+            }
 
             for threads in [1, 2] {
                 Runtime.setThreadCount(threads)
