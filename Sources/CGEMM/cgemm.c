@@ -11,6 +11,7 @@
 #include "cgemm_internal.h"
 #include <stdlib.h>
 #include <string.h>
+#include <stdint.h>
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #define GRAFT_X86 1
@@ -20,6 +21,9 @@
 #define PANEL GRAFT_GEMM_PANEL
 #define INLINE static inline __attribute__((always_inline))
 #define KC_MAX 256
+/// The row stride of a row-major A tile (the convolutions'): KC_MAX plus one cache line, so
+/// a tile's rows fall in different L1 sets (at exactly 1 KB apart, 12 rows share 4 sets).
+#define ROW_LD (KC_MAX + 16)
 /// How many k steps ahead the vector kernels prefetch B (≈ 4 KB: L3 latency over ~11
 /// cycles per step).
 #define PREFETCH_STEPS 32
@@ -216,7 +220,7 @@ T256 static void kernel_avx2(int mr, long kc, const float *ap, const float *b, f
 #define T512 __attribute__((target("avx512f,fma")))
 
 /// ROWS = 0: A packed k-major (ap[p·MR + r]); ROWS = 1: A row-major with the fixed leading
-/// dimension KC_MAX (ap[r·KC_MAX + p]: a tile of im2col rows, no transposition needed; a
+/// dimension ROW_LD (ap[r·ROW_LD + p]: a tile of im2col rows, no transposition needed; a
 /// constant stride lets every broadcast address be a displacement off one pointer, where a
 /// run-time stride cost ~12 integer operations a k step).
 T512 INLINE void tile_avx512(const int MR, const int ROWS, long kc, const float *ap, const float *b, float *c,
@@ -232,7 +236,7 @@ T512 INLINE void tile_avx512(const int MR, const int ROWS, long kc, const float 
         __m512 b0 = _mm512_loadu_ps(b + p * PANEL), b1 = _mm512_loadu_ps(b + p * PANEL + 16);
         UNROLL
         for (int r = 0; r < MR; r++) {
-            __m512 av = _mm512_set1_ps(ROWS ? ap[r * KC_MAX + p] : ap[p * MR + r]);
+            __m512 av = _mm512_set1_ps(ROWS ? ap[r * ROW_LD + p] : ap[p * MR + r]);
             c0[r] = _mm512_fmadd_ps(av, b0, c0[r]);
             c1[r] = _mm512_fmadd_ps(av, b1, c1[r]);
         }
@@ -562,15 +566,94 @@ T512 static void conv_pack_tile_gather(const graft_conv_geometry *g, const float
         if (++kx == g->kw) { kx = 0; if (++ky == g->kh) { ky = 0; kz++; } }
     }
 }
+
+/// conv_pack_tile_gather for one input channel and stride 1 along x (a first layer on a grey
+/// image): the tile's pixels fall in runs of consecutive pixels of one output row, and at each
+/// tap a run reads consecutive input values. Each k's tile is then one masked load per run
+/// (the run's values inside the input, in its lanes; lanes in padding stay zero) instead of a
+/// gather, which costs several times more.
+T512 static void conv_pack_tile_c1(const graft_conv_geometry *g, const float *x, long row0, int mr, long pc, long kc,
+                                   float *dst) {
+    const long od = g->od, oh = g->oh, ow = g->ow;
+    long b = row0 / (od * oh * ow), pos = row0 % (od * oh * ow);
+    long oz = pos / (oh * ow), oy = (pos / ow) % oh, ox = pos % ow;
+    // Run r: lanes first[r] ..< first[r] + len[r] are output pixels ox[r] ... of the row
+    // (example b[r], oz[r], oy[r]).
+    long first[16], len[16], rb[16], rz[16], ry[16], rx[16];
+    int runs = 0;
+    for (long lane = 0; lane < mr; runs++) {
+        long n = ow - ox < mr - lane ? ow - ox : mr - lane;
+        first[runs] = lane; len[runs] = n; rb[runs] = b; rz[runs] = oz; ry[runs] = oy; rx[runs] = ox;
+        lane += n;
+        ox += n;
+        if (ox == ow) { ox = 0; if (++oy == oh) { oy = 0; if (++oz == od) { oz = 0; b++; } } }
+    }
+    // Each tap's offset from a window's first input value (C = 1: k is the tap).
+    long tap[KC_MAX];
+    {
+        long kx = pc % g->kw, ky = (pc / g->kw) % g->kh, kz = pc / (g->kw * g->kh);
+        for (long p = 0; p < kc; p++) {
+            tap[p] = ((kz * g->dd) * g->h + ky * g->dh) * g->w + kx * g->dw;
+            if (++kx == g->kw) { kx = 0; if (++ky == g->kh) { ky = 0; kz++; } }
+        }
+    }
+    // Each run's lanes of each k's tile: one masked load (lanes whose column is in padding
+    // read as zeros) and one masked store. Runs and k steps are independent.
+    for (int r = 0; r < runs; r++) {
+        const __mmask16 run_lanes = (__mmask16)(((1u << len[r]) - 1) << first[r]);
+        const float *image = x + rb[r] * g->d * g->h * g->w;
+        const long iz0 = rz[r] * g->sd - g->pd, iy0 = ry[r] * g->sh - g->ph, ix00 = rx[r] - g->pw;
+        if (iz0 >= 0 && iz0 + (g->kd - 1) * g->dd < g->d && iy0 >= 0 && iy0 + (g->kh - 1) * g->dh < g->h &&
+            ix00 >= 0 && ix00 + len[r] - 1 + (g->kw - 1) * g->dw < g->w) {
+            // Every tap of the run's windows inside the input: the same lanes at each k,
+            // loaded from the address lane 0 would read (masked-off lanes are never read).
+            const float *origin = (const float *)((uintptr_t)(image + (iz0 * g->h + iy0) * g->w + ix00) -
+                                                  (uintptr_t)first[r] * sizeof(float));
+            for (long p = 0; p < kc; p++)
+                _mm512_mask_storeu_ps(dst + p * mr, run_lanes, _mm512_maskz_loadu_ps(run_lanes, origin + tap[p]));
+            continue;
+        }
+        long kx = pc % g->kw, ky = (pc / g->kw) % g->kh, kz = pc / (g->kw * g->kh);
+        for (long p = 0; p < kc; p++) {
+            const long iz = iz0 + kz * g->dd, iy = iy0 + ky * g->dh, ix0 = ix00 + kx * g->dw;
+            // Lane first + i reads input column ix0 + i; only columns in [0, w) are loaded.
+            const long lo = ix0 < 0 ? -ix0 : 0, hi = g->w - ix0 < len[r] ? g->w - ix0 : len[r];
+            __mmask16 lanes = 0;
+            const float *from = image;
+            if (iz >= 0 && iz < g->d && iy >= 0 && iy < g->h && lo < hi) {
+                lanes = (__mmask16)(((1u << (hi - lo)) - 1) << (first[r] + lo));
+                // The address lane 0 would read (before the first loaded value when the run
+                // starts past lane 0: masked-off lanes are never read).
+                from = (const float *)((uintptr_t)(image + (iz * g->h + iy) * g->w + ix0 + lo) -
+                                       (uintptr_t)(first[r] + lo) * sizeof(float));
+            }
+            _mm512_mask_storeu_ps(dst + p * mr, run_lanes, _mm512_maskz_loadu_ps(lanes, from));
+            if (++kx == g->kw) { kx = 0; if (++ky == g->kh) { ky = 0; kz++; } }
+        }
+    }
+}
 #endif
 
 
 void graft_conv_packed(int variant, const graft_conv_geometry *g, const float *x, const float *packed, long n,
                        const float *bias, int relu, float *out, long ldo, long row_begin, long row_end) {
-    const long k = g->kd * g->kh * g->kw * g->c;
     if (row_begin < 0) row_begin = 0;
     if (n <= 0 || row_end <= row_begin) return;
-    float *c = out + row_begin * ldo;
+    graft_conv_packed_rows(variant, g, x, packed, n, bias, relu, out + row_begin * ldo, ldo, row_begin, row_end, NULL);
+}
+
+// The workspace holds the largest chunk: 8 tiles + 1 of the tallest tile (MR_AVX512 ≥ MR_AVX2 ≥ MR_PORTABLE).
+#ifdef GRAFT_X86
+_Static_assert(GRAFT_CONV_WORKSPACE >= (8 * MR_AVX512 + MR_AVX512) * ROW_LD, "workspace of graft_conv_packed_rows");
+#else
+_Static_assert(GRAFT_CONV_WORKSPACE >= (8 * MR_PORTABLE + MR_PORTABLE) * ROW_LD, "workspace of graft_conv_packed_rows");
+#endif
+
+void graft_conv_packed_rows(int variant, const graft_conv_geometry *g, const float *x, const float *packed, long n,
+                            const float *bias, int relu, float *c, long ldo, long row_begin, long row_end,
+                            float *workspace) {
+    const long k = g->kd * g->kh * g->kw * g->c;
+    if (row_begin < 0 || n <= 0 || row_end <= row_begin) return;
     const long m = row_end - row_begin;
     if (k <= 0) {
         no_product(m, n, bias, 0, c, ldo, 0, n);
@@ -581,13 +664,14 @@ void graft_conv_packed(int variant, const graft_conv_geometry *g, const float *x
     kernel_fn kernel = select_kernel(variant, &mr_max);
     const long panels = (n + PANEL - 1) / PANEL, kc_base = graft_gemm_k_block(k);
     const long chunk_rows = 8L * mr_max;
-    float *ap = NULL;
-    // Aligned scratch for one chunk's packed A (≤ 96 × 256 floats). Should even that fail, the
-    // rows are computed one value at a time through a small stack buffer.
+    float *ap = workspace;
+    // Aligned scratch for one chunk's packed A (≤ 96 × 272 floats): the caller's, else
+    // allocated here. Should even that fail, the rows are computed one value at a time
+    // through a small stack buffer.
     float fallback[2 * 64];
     float *rows = NULL;
-    int chunked = posix_memalign((void **)&ap, 64, (size_t)(chunk_rows + mr_max) * KC_MAX * sizeof(float)) == 0 && ap;
-    if (chunked) rows = ap + (size_t)chunk_rows * KC_MAX;
+    int chunked = ap || (posix_memalign((void **)&ap, 64, (size_t)(chunk_rows + mr_max) * ROW_LD * sizeof(float)) == 0 && ap);
+    if (chunked) rows = ap + (size_t)chunk_rows * ROW_LD;
     const int gather = kernel_is_avx512(kernel);
     // The one-pass gather addresses the input with 32-bit offsets.
     const int direct = gather && g->batch * g->d * g->h * g->w * g->c < (1L << 31) - 1;
@@ -595,8 +679,11 @@ void graft_conv_packed(int variant, const graft_conv_geometry *g, const float *x
     // the row-major kernel reads them without a transposition; short runs (a first layer's
     // C = 1 or 3) are gathered k-major in one pass.
     const int row_major = gather && g->c >= 16;
-    const long tile_ld = row_major ? KC_MAX : kc_base;  // a tile: mr × KC_MAX row-major, or mr × kc k-major
+    // One channel with stride 1 along x: contiguous loads instead of gathers.
+    const int one_channel = gather && g->c == 1 && g->sw == 1;
+    const long tile_ld = row_major ? ROW_LD : kc_base;  // a tile: mr × ROW_LD row-major, or mr × kc k-major
     (void)direct;
+    (void)one_channel;
     if (!chunked) {
         // One row at a time through the stack buffer, K in blocks of 64.
         for (long i = 0; i < m; i++) {
@@ -627,7 +714,8 @@ void graft_conv_packed(int variant, const graft_conv_geometry *g, const float *x
             for (long t = 0; t < tiles; t++) {
                 int mr = (int)(base + (t < extra ? 1 : 0));
 #ifdef GRAFT_X86
-                if (row_major) conv_pack_rows(g, x, row_begin + ic + row, mr, pc, kc, dst, KC_MAX);
+                if (row_major) conv_pack_rows(g, x, row_begin + ic + row, mr, pc, kc, dst, ROW_LD);
+                else if (one_channel) conv_pack_tile_c1(g, x, row_begin + ic + row, mr, pc, kc, dst);
                 else if (direct) conv_pack_tile_gather(g, x, row_begin + ic + row, mr, pc, kc, dst);
                 else
 #endif
@@ -658,14 +746,5 @@ void graft_conv_packed(int variant, const graft_conv_geometry *g, const float *x
             }
         }
     }
-    free(ap);
-}
-
-// MARK: - Pooling step
-
-void graft_max_accumulate(float *restrict out, const float *restrict src, long count) {
-    for (long i = 0; i < count; i++) {
-        float v = src[i], m = out[i];
-        out[i] = (v > m || v != v) ? v : m;
-    }
+    if (ap != workspace) free(ap);
 }

@@ -101,6 +101,10 @@ public struct Interpreter {
             for i in node.inputs { remainingUses[i.node, default: 0] += 1 }
         }
         for w in wanted { remainingUses[w.node, default: 0] += 1 }
+        // Convolutions computed together with the max pooling that is their only use.
+        let fusions = presets.isEmpty && computeType == .float32
+            ? Interpreter.convolutionMaxPoolings(in: graph, needed: needed, uses: remainingUses) : [:]
+        let fusedPoolings = Set(fusions.values.map(\.name))
 
         // Prepare every graph input first: kernels may need the batch size (DL4J
         // feed-forward-to-RNN) or a named input's time length (DuplicateToTimeSeries).
@@ -132,6 +136,8 @@ public struct Interpreter {
             } else if case .input = node.op {
                 guard let value = context.graphInputs[node.name] else { continue }
                 produced = [value]
+            } else if fusedPoolings.contains(node.name), values[node.name] != nil {
+                continue  // computed with its convolution
             } else {
                 var args: [RuntimeValue] = []
                 for ref in node.inputs {
@@ -143,7 +149,14 @@ public struct Interpreter {
                     args.append(outs[ref.output])
                 }
                 do {
-                    produced = try Kernels.evaluate(node, args, computeType: computeType, context: context)
+                    if let pooling = fusions[node.name],
+                       let pooled = try Interpreter.convolutionMaxPooled(node, pooling, args, context: context) {
+                        // The pooling's value; the convolution's own output is never formed.
+                        values[pooling.name] = [RuntimeValue(pooled)]
+                        produced = []
+                    } else {
+                        produced = try Kernels.evaluate(node, args, computeType: computeType, context: context)
+                    }
                 } catch let e as GraftError {
                     throw e.at(node.name)
                 }

@@ -23,6 +23,11 @@ import GraftCore
 /// timed layer by layer, so the choice is by type only (float32, groups = 1, an Interpreter's
 /// cache, `GRAFT_CONV_PACKED` not 0). Float64, grouped convolutions, ConvLSTM and direct
 /// calls without a cache keep the im2col + OpenBLAS path.
+///
+/// A 2-D convolution whose only use is a "valid" max pooling with stride = window (Keras'
+/// MaxPooling2D default) runs fused with it inside an Interpreter (`maxPooledLayer`,
+/// `Interpreter+Fusion.swift`): its rows are pooled from a cache-sized scratch buffer, the full
+/// convolution output never being written to memory and read back.
 extension ConvolutionOps {
     /// A standard convolution layer: the input read in place when channels-last, the output
     /// written straight into the result tensor with bias and (element-wise) activation fused.
@@ -57,6 +62,82 @@ extension ConvolutionOps {
             out = try out.transposed([0, a.rank + 1] + Array(1...a.rank))
         }
         return out
+    }
+
+    /// A 2-D standard convolution and the max pooling that is its only use, computed together
+    /// (`graft_conv_packed_max_pool`): the convolution rows of a few pooled lines at a time are
+    /// pooled while in cache, so its full output is never written and read back. The result is
+    /// the pooling's output, the same values as the two layers one after the other. Nil when
+    /// the pair does not qualify, the caller then runs the two layers: float32 on the packed
+    /// path (`packedKernel`), both layers channels-last, the convolution's activation ReLU or
+    /// linear, the pooling max, "valid", with strides equal to its window. `variant`: the
+    /// microkernel family (tests choose one).
+    static func maxPooledLayer(_ node: Node, _ a: ConvAttributes, _ pool: PoolingAttributes, _ x: Tensor,
+                               context: RuntimeContext, variant: PackedGEMM.Variant = PackedGEMM.forcedVariant) throws -> Tensor? {
+        guard case .standard = a.kind, a.rank == 2, a.dataFormat == .channelsLast, a.padding != .causal,
+              pool.kind == .max, pool.rank == 2, pool.dataFormat == .channelsLast, pool.padding == .valid,
+              pool.strides == pool.poolSize, pool.poolSize.allSatisfy({ $0 > 0 }), x.dtype == .float32 else { return nil }
+        let relu: Bool
+        switch a.activation {
+        case .relu(nil, 0, 0): relu = true
+        case .linear: relu = false
+        default: return nil
+        }
+        try AxisGeometry.check(a.kernelSize, rank: a.rank, field: "kernelSize", node: node)
+        try AxisGeometry.check(a.strides, rank: a.rank, field: "strides", node: node)
+        try AxisGeometry.check(a.dilation, rank: a.rank, field: "dilation", node: node)
+        let (input, view) = try SpatialView.channelsLast(x, rank: a.rank, format: a.dataFormat, node: node)
+        guard let weights = try packedKernel(node, a, view, kernelName: "kernel", context: context, as: Float.self),
+              let packed = weights.packed else { return nil }
+        let geo = geometry(a, view)
+        let (poolH, poolW) = (pool.poolSize[0], pool.poolSize[1])
+        let filters = a.filters
+        let linesPerImage = geo[1].output / poolH, pooledW = geo[2].output / poolW
+        let lines = view.batch * linesPerImage
+        _ = try SpatialView.checkedCount([view.batch, linesPerImage, pooledW, filters], node: node)
+        var out = try Tensor(uninitialized: [view.batch, linesPerImage, pooledW, filters], dtype: .float32)
+        guard lines > 0, pooledW > 0 else { return out }
+        var g = graft_conv_geometry()
+        (g.batch, g.d, g.h, g.w, g.c) = (view.batch, view.dims[0], view.dims[1], view.dims[2], view.channels)
+        (g.kd, g.kh, g.kw) = (geo[0].kernel, geo[1].kernel, geo[2].kernel)
+        (g.sd, g.sh, g.sw) = (geo[0].stride, geo[1].stride, geo[2].stride)
+        (g.dd, g.dh, g.dw) = (geo[0].dilation, geo[1].dilation, geo[2].dilation)
+        (g.pd, g.ph, g.pw) = (geo[0].padBefore, geo[1].padBefore, geo[2].padBefore)
+        (g.od, g.oh, g.ow) = (geo[0].output, geo[1].output, geo[2].output)
+        // Items: whole images' lines, smaller when there are fewer than 4 images per thread.
+        let threads = ParallelWork.threadCount
+        let itemLines = max(1, min(linesPerImage, (lines + 4 * threads - 1) / (4 * threads)))
+        let items = (lines + itemLines - 1) / itemLines
+        let v = Int32(variant.rawValue)
+        let done = try input.withScalars(as: Float.self) { xp in
+            try out.withUnsafeMutableBytes { raw in
+                guard let xs = xp.baseAddress, let o = raw.bindMemory(to: Float.self).baseAddress else { return false }
+                let run: (UnsafePointer<Float>?) -> Bool = { bias in
+                    // An item fails only when its scratch buffer cannot be allocated: one flag
+                    // per worker, and the caller runs the two layers instead.
+                    let failed = UnsafeMutableBufferPointer<Bool>.allocate(capacity: threads)
+                    failed.initialize(repeating: false)
+                    defer { failed.deallocate() }
+                    ParallelWork.forEachItem(items, threads: items > 1 ? threads : 1) { worker, next in
+                        withUnsafePointer(to: g) { gp in
+                            while let item = next() {
+                                let start = item * itemLines
+                                if graft_conv_packed_max_pool(v, gp, xs, packed, filters, bias, relu ? 1 : 0, poolH, poolW, o,
+                                                              start, min(lines, start + itemLines)) == 0 {
+                                    failed[worker] = true
+                                }
+                            }
+                        }
+                    }
+                    return !failed.contains(true)
+                }
+                if a.useBias {
+                    return try node.withParameter("bias", as: Float.self, shape: [filters]) { bp in run(bp.baseAddress) }
+                }
+                return run(nil)
+            }
+        }
+        return done ? out : nil
     }
 
     /// Whether `f` works element by element (so it can run on any block of the output).

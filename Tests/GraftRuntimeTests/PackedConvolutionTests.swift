@@ -7,7 +7,8 @@ import GraftCore
 /// against the double-precision direct loops of `ConvolutionPathTests`, on ragged shapes that
 /// take every path of the C driver: K over one block (C·kh·kw > 256, in blocks) and under it,
 /// filters not a multiple of the 32-column panel, rows over several 96-row chunks and ragged
-/// tiles, channel runs short (gathered / transposed) and long (row-major kernel), windows in
+/// tiles, channel runs short (gathered / transposed; one channel as runs of consecutive
+/// values) and long (row-major kernel), windows in
 /// padding, strides, dilations, 1-D and 3-D; each microkernel variant the CPU runs, on one
 /// and two threads, with ReLU fused, no activation, and a non-fused activation (tanh).
 final class PackedConvolutionTests: XCTestCase {
@@ -25,6 +26,17 @@ final class PackedConvolutionTests: XCTestCase {
         Case(name: "1-D, long K", batch: 3, spatial: [40], channels: 33, filters: 9, kernel: [9], padding: .same),
         Case(name: "3-D", batch: 2, spatial: [5, 6, 5], channels: 18, filters: 7, kernel: [2, 3, 2], padding: .same),
         Case(name: "1x1, many rows", batch: 4, spatial: [15, 13], channels: 24, filters: 40, kernel: [1, 1]),
+        // One channel, stride 1 along x: runs of consecutive values (padding, dilation, runs
+        // across output rows); stride 2 along x takes the gather.
+        Case(name: "1 channel, dilated, same", batch: 2, spatial: [9, 13], channels: 1, filters: 20, kernel: [3, 3],
+             dilation: [1, 2], padding: .same),
+        Case(name: "1 channel, stride (2,1), same", batch: 3, spatial: [10, 5], channels: 1, filters: 8, kernel: [4, 3],
+             strides: [2, 1], padding: .same),
+        Case(name: "1 channel, stride (1,2), same", batch: 2, spatial: [7, 12], channels: 1, filters: 8, kernel: [3, 3],
+             strides: [1, 2], padding: .same),
+        Case(name: "1 channel, 1-D, same", batch: 2, spatial: [30], channels: 1, filters: 6, kernel: [5], padding: .same),
+        Case(name: "1 channel, 3-D, same", batch: 2, spatial: [4, 5, 6], channels: 1, filters: 5, kernel: [2, 3, 3],
+             padding: .same),
     ]
 
     func testPackedConvolutionMatchesDirectLoops() throws {

@@ -68,15 +68,27 @@ typedef struct {
 /// that the chunk's packed A stays in L1/L2 while every panel passes over it. One thread.
 /// On AVX-512: with C ≥ 16 the tiles stay row-major (memcpy runs of kw·C values) and a
 /// row-major microkernel reads them; with fewer channels each k's tile values are gathered
-/// (k-major) in one pass. Elsewhere: row-major, then transposed, for the k-major kernels.
+/// (k-major) in one pass, or, with one channel and stride 1 along x, loaded as runs of
+/// consecutive input values. Elsewhere: row-major, then transposed, for the k-major kernels.
 void graft_conv_packed(int variant, const graft_conv_geometry *g, const float *x, const float *packed, long n,
                        const float *bias, int relu, float *out, long ldo, long row_begin, long row_end);
 
-/// out[i] = max(out[i], src[i]) with NaN propagated from either side (max pooling's step).
-void graft_max_accumulate(float *out, const float *src, long count);
+/// A 2-D standard convolution (graft_conv_packed: geometry g with od = 1, packed kernel, bias,
+/// ReLU when relu is nonzero) followed by a max pooling whose pool_h × pool_w windows tile its
+/// output without overlap or padding (stride = window, "valid": trailing rows and columns that
+/// fill no window are dropped). Writes pooled lines line_begin ..< line_end, a line being one
+/// (example, pooled row) of out [batch, oh / pool_h, ow / pool_w, n]. The convolution rows of a
+/// few lines at a time (~32 KB, at least 96 rows) go to a scratch buffer and are pooled from it
+/// while in cache, so the full convolution output is never written. The same values as the two steps apart.
+/// Returns 0 without writing when g has od ≠ 1, a size is not positive or the scratch buffer
+/// cannot be allocated (the caller then runs the two steps), else 1. One thread.
+int graft_conv_packed_max_pool(int variant, const graft_conv_geometry *g, const float *x, const float *packed, long n,
+                               const float *bias, int relu, long pool_h, long pool_w, float *out,
+                               long line_begin, long line_end);
 
 #include "cvmath.h"
 #include "clstm.h"
 #include "cpool.h"
+#include "cmaxpool.h"
 
 #endif
