@@ -21,7 +21,7 @@
 #define PANEL GRAFT_GEMM_PANEL
 #define INLINE static inline __attribute__((always_inline))
 #define KC_MAX 256
-/// The row stride of a row-major A tile (the convolutions'): KC_MAX plus one cache line, so
+/// The row stride of a row-major A tile (the convolutions' and the AVX-512 GEMM's): KC_MAX plus one cache line, so
 /// a tile's rows fall in different L1 sets (at exactly 1 KB apart, 12 rows share 4 sets).
 #define ROW_LD (KC_MAX + 16)
 /// How many k steps ahead the vector kernels prefetch B (≈ 4 KB: L3 latency over ~11
@@ -356,7 +356,7 @@ void graft_gemm_packed(int variant, long m, long n, long k,
     long kc_base = graft_gemm_k_block(k);
     long mc_max = 8L * mr_max;
     long chunk_rows = m < mc_max ? m : mc_max;
-    // The AVX-512 kernel reads A's rows as they are (row-major at the stride KC_MAX): packing
+    // The AVX-512 kernel reads A's rows as they are (row-major at the stride ROW_LD): packing
     // a chunk is then one copy per row, where the k-major order of the other kernels is a
     // transposition, one scalar store per element (measured ~4 % of an MLP's forward pass).
     const int row_major = kernel_is_avx512(kernel);
@@ -365,7 +365,7 @@ void graft_gemm_packed(int variant, long m, long n, long k,
     if (row_major) tile_kernel = kernel_avx512_rows;
 #endif
     float *ap = NULL;
-    if (posix_memalign((void **)&ap, 64, (size_t)chunk_rows * (size_t)(row_major ? KC_MAX : kc_base) * sizeof(float)) != 0 || !ap) {
+    if (posix_memalign((void **)&ap, 64, (size_t)chunk_rows * (size_t)(row_major ? ROW_LD : kc_base) * sizeof(float)) != 0 || !ap) {
         // Out of memory for a few hundred KB: compute the plain way, row by row.
         for (long i = 0; i < m; i++) {
             for (long j = panel_begin * PANEL; j < panel_end * PANEL && j < n; j++) {
@@ -386,8 +386,8 @@ void graft_gemm_packed(int variant, long m, long n, long k,
     for (long pc = 0; pc < k; pc += kc_base) {
         long kc = k - pc < kc_base ? k - pc : kc_base;
         int first = pc == 0;
-        // A tile: mr rows at the stride KC_MAX (row_major), or mr × kc k-major.
-        const long tile_ld = row_major ? KC_MAX : kc;
+        // A tile: mr rows at the stride ROW_LD (row_major), or mr × kc k-major.
+        const long tile_ld = row_major ? ROW_LD : kc;
         const float *bias_k = first ? bias : NULL;
         float beta_k = first ? beta : 1.0f;
         for (long ic = 0; ic < m; ic += chunk_rows) {
@@ -401,7 +401,7 @@ void graft_gemm_packed(int variant, long m, long n, long k,
                 int mr = (int)(base + (t < extra ? 1 : 0));
                 for (int r = 0; r < mr; r++) {
                     const float *src = a + (ic + row + r) * lda + pc;
-                    if (row_major) memcpy(dst + (size_t)r * KC_MAX, src, (size_t)kc * sizeof(float));
+                    if (row_major) memcpy(dst + (size_t)r * ROW_LD, src, (size_t)kc * sizeof(float));
                     else for (long p = 0; p < kc; p++) dst[p * mr + r] = src[p];
                 }
                 dst += (size_t)mr * (size_t)tile_ld;
