@@ -18,6 +18,7 @@ import datetime
 import json
 import os
 import platform
+import statistics
 import subprocess
 import sys
 import time
@@ -63,12 +64,12 @@ class Bench:
             f.write(done.stdout)
         return json.loads(done.stdout)
 
-    def graft(self, name, *arguments, threads=1):
-        return self.run_json(name, [self.args.graft_bench, *arguments, "--runs", str(self.runs)], threads)
+    def graft(self, name, *arguments, threads=1, runs=None):
+        return self.run_json(name, [self.args.graft_bench, *arguments, "--runs", str(runs or self.runs)], threads)
 
-    def reference(self, name, *arguments, threads=1):
+    def reference(self, name, *arguments, threads=1, runs=None):
         return self.run_json(name, [sys.executable, os.path.join(HERE, "reference.py"), *arguments,
-                                    "--runs", str(self.runs)], threads)
+                                    "--runs", str(runs or self.runs)], threads)
 
 
 def models_path(name):
@@ -139,8 +140,48 @@ def ratio(a, b):
     return None if a is None or b is None else a / b
 
 
+def merged_rounds(results):
+    """One result from several processes' results of the same measurement (one timed run
+    each): their times together, median/min/max over them, the largest peak RSS; the first
+    result's other fields. A failed round fails the whole."""
+    failed = next((r for r in results if "median_s" not in r), None)
+    if failed is not None:
+        return failed
+    times = [t for r in results for t in r["times_s"]]
+    merged = dict(results[0], runs=len(times), times_s=times, median_s=statistics.median(times),
+                  min_s=min(times), max_s=max(times), rounds=len(results))
+    merged["peak_rss_bytes"] = max(r.get("peak_rss_bytes", 0) for r in results)
+    if all("cpu_s_per_call" in r for r in results):
+        merged["cpu_s_per_call"] = statistics.median(r["cpu_s_per_call"] for r in results)
+    return merged
+
+
+def measure_graft_and_ort(bench, model, threads, h5, onnx):
+    """Graft and onnxruntime in alternation: `bench.runs` rounds, each one onnxruntime process
+    (both batch sizes) then one Graft process per batch size, each timing one run after its own
+    warm-up. On a machine whose speed drifts over seconds to minutes (a shared VM), both tools
+    then sample the same stretches of time, and their ratio is not the drift between two
+    consecutive blocks of runs. Returns (onnxruntime result, {batch: Graft result})."""
+    ort_rounds, graft_rounds = [], {batch: [] for batch in BATCHES}
+    timing = ("--threads", str(threads), "--min-time", str(bench.min_time))
+    for r in range(bench.runs):
+        ort_rounds.append(bench.reference(f"ort-forward-{model}-{threads}t-r{r}", "ort-forward", onnx, "--batches",
+                                          ",".join(map(str, BATCHES)), *timing, threads=threads, runs=1))
+        for batch in BATCHES:
+            graft_rounds[batch].append(bench.graft(f"graft-forward-{model}-b{batch}-{threads}t-r{r}", "forward", h5,
+                                                   "--batch", str(batch), *timing, threads=threads, runs=1))
+    failed = next((r for r in ort_rounds if "per_batch" not in r), None)
+    if failed is not None:
+        ort = failed
+    else:
+        ort = dict(ort_rounds[0], peak_rss_bytes=max(r["peak_rss_bytes"] for r in ort_rounds),
+                   per_batch=[merged_rounds([r["per_batch"][i] for r in ort_rounds]) for i in range(len(BATCHES))])
+    return ort, {batch: merged_rounds(graft_rounds[batch]) for batch in BATCHES}
+
+
 def measure_forward(bench, models):
-    """SGEMM peak per thread count; each model's forward pass in Graft, onnxruntime and tf-keras."""
+    """SGEMM peak per thread count; each model's forward pass in Graft, onnxruntime (the two in
+    alternation) and tf-keras."""
     peaks = {t: bench.graft(f"sgemm-peak-{t}t", "sgemm-peak", "--threads", str(t), threads=t) for t in THREADS}
     rows = []
     for model in models:
@@ -149,11 +190,9 @@ def measure_forward(bench, models):
         for threads in THREADS:
             tf = bench.reference(f"tf-forward-{model}-{threads}t", "tf-forward", h5, "--batches", batches,
                                  "--threads", str(threads), "--min-time", str(bench.min_time), threads=threads)
-            ort = bench.reference(f"ort-forward-{model}-{threads}t", "ort-forward", onnx, "--batches", batches,
-                                  "--threads", str(threads), "--min-time", str(bench.min_time), threads=threads)
+            ort, grafts = measure_graft_and_ort(bench, model, threads, h5, onnx)
             for i, batch in enumerate(BATCHES):
-                graft = bench.graft(f"graft-forward-{model}-b{batch}-{threads}t", "forward", h5, "--batch", str(batch),
-                                    "--threads", str(threads), "--min-time", str(bench.min_time), threads=threads)
+                graft = grafts[batch]
                 row = {"model": model, "batch": batch, "threads": threads, "flops_per_sample": graft.get("flops_per_sample"),
                        "graft": graft, "onnxruntime": per_batch(ort, i), "tf_keras": per_batch(tf, i)}
                 peak = peaks[threads].get("gflops")
