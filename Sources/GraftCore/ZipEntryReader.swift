@@ -113,8 +113,8 @@ public final class ZipEntryReader {
     /// entry is read on up to `threads` threads, each taking the next piece not yet taken,
     /// mapped from the file (`readPart`), with its own CRC-32; these are combined in order
     /// into the entry's running CRC (checked at the entry's end as `next` does). With several
-    /// threads `consume` is called concurrently, for disjoint pieces, in no fixed order. A deflated entry is read piece by
-    /// piece on this thread.
+    /// threads `consume` is called concurrently, for disjoint pieces, in no fixed order. A
+    /// deflated entry is read piece by piece on this thread.
     public func forEachPiece(_ count: Int, pieceBytes: Int, threads: Int,
                              _ consume: @Sendable (_ offset: Int, _ piece: UnsafeRawBufferPointer) throws -> Void) throws {
         guard count >= 0, count <= size - position else {
