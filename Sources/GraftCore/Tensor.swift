@@ -39,26 +39,25 @@ public final class TensorStorage: @unchecked Sendable {
             mappedLength = byteCount
             return
         }
-        pointer = TensorStorage.zeroedHeapBlock(byteCount, alignment: 4096)
+        pointer = TensorStorage.heapBlock(byteCount, alignment: 4096)
         mappedLength = 0
     }
 
-    /// Allocates `byteCount` zeroed bytes from the C allocator whatever the size (never an
-    /// anonymous mapping), 64-byte aligned: for short-lived tensors made and dropped over and
-    /// over, such as a forward pass' intermediate values, whose freed blocks the allocator hands
-    /// out again instead of the kernel mapping and faulting in fresh pages on every call.
-    /// With `zeroed: false` the bytes are left as the allocator hands them out, for a value a
-    /// kernel overwrites entirely (e.g. a convolution's output).
-    public init(heapByteCount byteCount: Int, zeroed: Bool = true) {
+    /// Allocates `byteCount` bytes from the C allocator whatever the size (never an anonymous
+    /// mapping), 64-byte aligned and not initialised: for short-lived tensors made and dropped
+    /// over and over that a kernel then writes in full, such as a forward pass' intermediate
+    /// values, whose freed blocks the allocator hands out again instead of the kernel mapping
+    /// and faulting in fresh (zeroed) pages on every call.
+    public init(uninitializedHeapByteCount byteCount: Int) {
         self.byteCount = byteCount
-        pointer = TensorStorage.zeroedHeapBlock(byteCount, alignment: 64, zeroed: zeroed)
+        pointer = TensorStorage.heapBlock(byteCount, alignment: 64, zeroed: false)
         mappedLength = 0
     }
 
-    /// `byteCount` (at least 1) zeroed bytes from the C allocator at `alignment`, released with
-    /// `free`. posix_memalign only fails when memory is exhausted; then the Swift allocator
-    /// (malloc underneath) is tried.
-    private static func zeroedHeapBlock(_ byteCount: Int, alignment: Int, zeroed: Bool = true) -> UnsafeMutableRawPointer {
+    /// `byteCount` (at least 1) bytes from the C allocator at `alignment`, zeroed unless
+    /// `zeroed` is false, released with `free`. posix_memalign only fails when memory is
+    /// exhausted; then the Swift allocator (malloc underneath) is tried.
+    private static func heapBlock(_ byteCount: Int, alignment: Int, zeroed: Bool = true) -> UnsafeMutableRawPointer {
         var raw: UnsafeMutableRawPointer? = nil
         let size = max(byteCount, 1)
         if posix_memalign(&raw, alignment, size) != 0 || raw == nil {

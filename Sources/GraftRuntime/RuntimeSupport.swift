@@ -25,10 +25,11 @@ extension Tensor {
 
     /// A tensor for a value computed during a forward pass, whose bytes are not initialised:
     /// the kernel then writes it in full (every element, before anything reads it). Heap
-    /// storage that the allocator reuses from run to run (see `TensorStorage.init(heapByteCount:)`).
+    /// storage that the allocator reuses from run to run
+    /// (see `TensorStorage.init(uninitializedHeapByteCount:)`).
     init(uninitialized shape: [Int], dtype: DType) throws {
         let bytes = try Tensor.checkedByteCount(shape: shape, dtype: dtype)
-        try self.init(shape: shape, dtype: dtype, storage: TensorStorage(heapByteCount: bytes, zeroed: false))
+        try self.init(shape: shape, dtype: dtype, storage: TensorStorage(uninitializedHeapByteCount: bytes))
     }
 
     /// A tensor of dtype `T.dtype` holding `scalars` (row-major) with `shape`.
