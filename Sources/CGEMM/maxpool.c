@@ -19,20 +19,26 @@
 /// first cell's channel 0, cells `c` apart along x, `ys` along y and `zs` along z.
 typedef void (*window_fn)(const float *p, long c, long zs, long zn, long ys, long yn, long xn, float *o);
 
-/// Portable C: the output starts as the first cell and takes the max of each later one.
-static void window_portable(const float *p, long c, long zs, long zn, long ys, long yn, long xn, float *o) {
-    for (long i = 0; i < c; i++) o[i] = p[i];
+/// Portable C over channels [0, count) of cells `xs` apart along x (`c` for whole cells; the
+/// AVX2 kernel's channels past its last whole vector pass the full cell stride): the output
+/// starts as the first cell and takes the max of each later one.
+static void window_scalar(const float *p, long count, long xs, long zs, long zn, long ys, long yn, long xn, float *o) {
+    for (long i = 0; i < count; i++) o[i] = p[i];
     for (long z = 0; z < zn; z++) {
         for (long y = 0; y < yn; y++) {
             for (long x = 0; x < xn; x++) {
-                const float *src = p + z * zs + y * ys + x * c;
-                for (long i = 0; i < c; i++) {
+                const float *src = p + z * zs + y * ys + x * xs;
+                for (long i = 0; i < count; i++) {
                     float v = src[i], m = o[i];
                     o[i] = (v > m || v != v) ? v : m;
                 }
             }
         }
     }
+}
+
+static void window_portable(const float *p, long c, long zs, long zn, long ys, long yn, long xn, float *o) {
+    window_scalar(p, c, c, zs, zn, ys, yn, xn, o);
 }
 
 #ifdef GRAFT_X86
@@ -94,21 +100,8 @@ static void window_avx2(const float *p, long c, long zs, long zn, long ys, long 
         }
         _mm256_storeu_ps(o + i, acc);
     }
-    if (vectors < c) {
-        // The remaining channels: a window over the same cells, `c` still the cell stride.
-        for (long i = vectors; i < c; i++) o[i] = p[i];
-        for (long z = 0; z < zn; z++) {
-            for (long y = 0; y < yn; y++) {
-                for (long x = 0; x < xn; x++) {
-                    const float *src = p + z * zs + y * ys + x * c;
-                    for (long i = vectors; i < c; i++) {
-                        float v = src[i], m = o[i];
-                        o[i] = (v > m || v != v) ? v : m;
-                    }
-                }
-            }
-        }
-    }
+    // The remaining channels: a window over the same cells, `c` still the cell stride.
+    if (vectors < c) window_scalar(p + vectors, c - vectors, c, zs, zn, ys, yn, xn, o + vectors);
 }
 #endif
 
