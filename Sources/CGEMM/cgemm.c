@@ -329,12 +329,13 @@ static int kernel_is_avx512(kernel_fn kernel) {
 #endif
 }
 
-/// C = bias + beta·C over the given columns (K = 0: no product).
-static void no_product(long m, long n, const float *bias, float beta, float *c, long ldc, long col0, long col1) {
+/// C = bias + beta·C over the given columns (K = 0: no product), then max(0, ·) when relu.
+static void no_product(long m, long n, const float *bias, float beta, int relu, float *c, long ldc, long col0, long col1) {
     for (long i = 0; i < m; i++) {
         for (long j = col0; j < col1 && j < n; j++) {
             float v = bias ? bias[j] : 0;
             if (beta != 0) v += beta * c[i * ldc + j];
+            if (relu && v < 0) v = 0;
             c[i * ldc + j] = v;
         }
     }
@@ -342,13 +343,13 @@ static void no_product(long m, long n, const float *bias, float beta, float *c, 
 
 void graft_gemm_packed(int variant, long m, long n, long k,
                        const float *a, long lda, const float *packed,
-                       const float *bias, float beta, float *c, long ldc,
+                       const float *bias, float beta, int relu, float *c, long ldc,
                        long panel_begin, long panel_end) {
     long panels = (n + PANEL - 1) / PANEL;
     if (panel_begin < 0) panel_begin = 0;
     if (panel_end > panels) panel_end = panels;
     if (m <= 0 || n <= 0 || panel_begin >= panel_end) return;
-    if (k <= 0) { no_product(m, n, bias, beta, c, ldc, panel_begin * PANEL, panel_end * PANEL); return; }
+    if (k <= 0) { no_product(m, n, bias, beta, relu, c, ldc, panel_begin * PANEL, panel_end * PANEL); return; }
 
     int mr_max;
     kernel_fn kernel = select_kernel(variant, &mr_max);
@@ -377,6 +378,7 @@ void graft_gemm_packed(int variant, long m, long n, long k,
                 }
                 if (bias) s += bias[j];
                 if (beta != 0) s += beta * c[i * ldc + j];
+                if (relu && s < 0) s = 0;
                 c[i * ldc + j] = s;
             }
         }
@@ -390,6 +392,8 @@ void graft_gemm_packed(int variant, long m, long n, long k,
         const long tile_ld = row_major ? ROW_LD : kc;
         const float *bias_k = first ? bias : NULL;
         float beta_k = first ? beta : 1.0f;
+        // The activation on the finished sums only: with the last K block's store.
+        int relu_k = relu && pc + kc >= k;
         for (long ic = 0; ic < m; ic += chunk_rows) {
             long mc = m - ic < chunk_rows ? m - ic : chunk_rows;
             long tiles = (mc + mr_max - 1) / mr_max;
@@ -416,7 +420,7 @@ void graft_gemm_packed(int variant, long m, long n, long k,
                 const float *src = ap;
                 for (long t = 0; t < tiles; t++) {
                     int mr = (int)(base + (t < extra ? 1 : 0));
-                    tile_kernel(mr, kc, src, b, c + (ic + row) * ldc + col, ldc, ncols, bias_j, beta_k, 0);
+                    tile_kernel(mr, kc, src, b, c + (ic + row) * ldc + col, ldc, ncols, bias_j, beta_k, relu_k);
                     src += (size_t)mr * (size_t)tile_ld;
                     row += mr;
                 }
@@ -656,7 +660,7 @@ void graft_conv_packed_rows(int variant, const graft_conv_geometry *g, const flo
     if (row_begin < 0 || n <= 0 || row_end <= row_begin) return;
     const long m = row_end - row_begin;
     if (k <= 0) {
-        no_product(m, n, bias, 0, c, ldo, 0, n);
+        no_product(m, n, bias, 0, 0, c, ldo, 0, n);
         if (relu) for (long i = 0; i < m; i++) for (long j = 0; j < n; j++) if (c[i * ldo + j] < 0) c[i * ldo + j] = 0;
         return;
     }

@@ -8,15 +8,18 @@ import GraftCore
 enum DenseKernels {
     static func dense<T: RuntimeScalar>(_ node: Node, _ a: DenseAttributes, _ x: RuntimeValue,
                                         context: RuntimeContext = RuntimeContext(), as type: T.Type) throws -> RuntimeValue {
-        // The projection's tensor is the only reference to its bytes: the activation runs in
-        // them (a second reference would make it copy them first).
-        var out = try project(node, x.tensor, units: a.units, useBias: a.useBias, context: context, as: T.self)
-        try ActivationKernels.applyInPlace(a.activation, &out, featureAxis: out.rank - 1, as: T.self)
+        // A plain ReLU runs inside the projection (the packed GEMM's store). Any other
+        // activation runs in the projection's bytes: its tensor is the only reference to them
+        // (a second reference would make it copy them first).
+        let fusedReLU = a.activation == .plainRelu
+        var out = try project(node, x.tensor, units: a.units, useBias: a.useBias, relu: fusedReLU, context: context, as: T.self)
+        if !fusedReLU { try ActivationKernels.applyInPlace(a.activation, &out, featureAxis: out.rank - 1, as: T.self) }
         return RuntimeValue(out, mask: x.mask)
     }
 
-    /// x·kernel (+ bias) over the last axis. `kernel` is [in, units], `bias` [units].
-    static func project<T: RuntimeScalar>(_ node: Node, _ x: Tensor, units: Int, useBias: Bool,
+    /// x·kernel (+ bias) over the last axis, then max(0, ·) when `relu`. `kernel` is [in, units],
+    /// `bias` [units].
+    static func project<T: RuntimeScalar>(_ node: Node, _ x: Tensor, units: Int, useBias: Bool, relu: Bool = false,
                                           context: RuntimeContext = RuntimeContext(), as type: T.Type) throws -> Tensor {
         guard x.rank >= 1, let inFeatures = x.shape.last else {
             throw GraftError(.shapeMismatch, "dense input needs a feature axis", location: node.name, found: "shape \(x.shape)")
@@ -41,7 +44,7 @@ enum DenseKernels {
                 out.withUnsafeMutableBytes { raw in
                     let c = raw.bindMemory(to: Float.self)
                     guard let a = xs.baseAddress, let cp = c.baseAddress else { return }
-                    withFloatBias(bias) { packed.gemm(a: a, rows: rows, lda: inFeatures, bias: $0, beta: 0, c: cp, ldc: units) }
+                    withFloatBias(bias) { packed.gemm(a: a, rows: rows, lda: inFeatures, bias: $0, beta: 0, relu: relu, c: cp, ldc: units) }
                 }
             }
             return out
@@ -55,6 +58,7 @@ enum DenseKernels {
                 }
             }
         }
+        if relu { try ActivationKernels.applyInPlace(.plainRelu, &out, featureAxis: out.rank - 1, as: T.self) }
         return out
     }
 

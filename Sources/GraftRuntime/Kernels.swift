@@ -123,16 +123,19 @@ enum InputKernel {
         func fits(_ dims: [Int?]) -> Bool {
             dims.count == given.count && zip(given, dims).allSatisfy { $1 == nil || $1 == $0 }
         }
-        let wrong = GraftError(.shapeMismatch, "input has the wrong shape", location: node,
-                               expected: "[batch, \(declared.map { $0.map(String.init) ?? "?" }.joined(separator: ", "))]",
-                               found: "\(tensor.shape)")
+        // Built only when thrown (its strings cost more than the check on every forward pass).
+        func wrong() -> GraftError {
+            GraftError(.shapeMismatch, "input has the wrong shape", location: node,
+                       expected: "[batch, \(declared.map { $0.map(String.init) ?? "?" }.joined(separator: ", "))]",
+                       found: "\(tensor.shape)")
+        }
         if given.count == declared.count {
             // A DL4J sequence's declared shape may be written either way round.
             let swapped = attributes.layout == .sequenceFeaturesTime && declared.count == 2 ? Array(declared.reversed()) : declared
-            guard fits(declared) || fits(swapped) else { throw wrong }
+            guard fits(declared) || fits(swapped) else { throw wrong() }
         } else if declared.allSatisfy({ $0 != nil }) {
             // Another rank with the same element count (e.g. DL4J's flattened image inputs).
-            guard declared.reduce(1, { $0 * ($1 ?? 1) }) == given.reduce(1, *) else { throw wrong }
+            guard declared.reduce(1, { $0 * ($1 ?? 1) }) == given.reduce(1, *) else { throw wrong() }
         }
         var t = tensor.converted(to: computeType)
         if t.rank == 3 && (attributes.layout == .sequenceFeaturesTime || attributes.layout == .flat && sequencesTransposed) {

@@ -82,19 +82,20 @@ public final class PackedWeights: @unchecked Sendable {
     /// Bytes held by the packed copy.
     public var byteCount: Int { graft_gemm_packed_count(rows, columns) * MemoryLayout<Float>.size }
 
-    /// C = A·B + bias + beta·C. A is [m, K] with leading dimension `lda`, C [m, N] with `ldc`,
+    /// C = A·B + bias + beta·C, then max(0, ·) when `relu` (fused into the GEMM's last store;
+    /// NaN stays NaN). A is [m, K] with leading dimension `lda`, C [m, N] with `ldc`,
     /// bias [N] or nil. beta 0 ignores C's old contents. Runs on `threads` threads (default:
     /// the runtime's thread count, `Runtime.threadCount`), splitting the rows (from 96 per thread on) or else
     /// the column panels (the rows when there are too few panels), when the product is large enough to gain.
     public func gemm(a: UnsafePointer<Float>, rows m: Int, lda: Int, bias: UnsafePointer<Float>?, beta: Float,
-                     c: UnsafeMutablePointer<Float>, ldc: Int, threads: Int? = nil) {
-        gemm(a: a, rows: m, lda: lda, bias: bias, beta: beta, c: c, ldc: ldc, threads: threads,
+                     relu: Bool = false, c: UnsafeMutablePointer<Float>, ldc: Int, threads: Int? = nil) {
+        gemm(a: a, rows: m, lda: lda, bias: bias, beta: beta, relu: relu, c: c, ldc: ldc, threads: threads,
              variant: PackedGEMM.forcedVariant)
     }
 
     /// The same with a chosen kernel variant (`PackedGEMM.Variant`), for tests.
     func gemm(a: UnsafePointer<Float>, rows m: Int, lda: Int, bias: UnsafePointer<Float>?, beta: Float,
-              c: UnsafeMutablePointer<Float>, ldc: Int, threads: Int?, variant: PackedGEMM.Variant) {
+              relu: Bool = false, c: UnsafeMutablePointer<Float>, ldc: Int, threads: Int?, variant: PackedGEMM.Variant) {
         guard m > 0, columns > 0 else { return }
         let panels = (columns + 31) / 32
         let flops = 2 * m * rows * columns
@@ -102,8 +103,9 @@ public final class PackedWeights: @unchecked Sendable {
         // Below ~1 MFLOP a thread hand-off costs more than it saves.
         let parts = flops < 1 << 20 ? 1 : min(wanted, max(panels, m))
         let v = Int32(variant.rawValue)
+        let r: Int32 = relu ? 1 : 0
         if parts <= 1 {
-            graft_gemm_packed(v, m, columns, rows, a, lda, packed, bias, beta, c, ldc, 0, panels)
+            graft_gemm_packed(v, m, columns, rows, a, lda, packed, bias, beta, r, c, ldc, 0, panels)
             return
         }
         let o = SharedOperands(a: a, packed: packed, bias: bias, c: c)
@@ -115,14 +117,14 @@ public final class PackedWeights: @unchecked Sendable {
             // Contiguous panel ranges per thread.
             ParallelWork.parts(parts) { i in
                 let begin = panels * i / parts, end = panels * (i + 1) / parts
-                graft_gemm_packed(v, m, n, k, o.a, lda, o.packed, o.bias, beta, o.c, ldc, begin, end)
+                graft_gemm_packed(v, m, n, k, o.a, lda, o.packed, o.bias, beta, r, o.c, ldc, begin, end)
             }
         } else {
             // Contiguous row ranges.
             ParallelWork.parts(parts) { i in
                 let begin = m * i / parts, end = m * (i + 1) / parts
                 guard end > begin else { return }
-                graft_gemm_packed(v, end - begin, n, k, o.a + begin * lda, lda, o.packed, o.bias, beta,
+                graft_gemm_packed(v, end - begin, n, k, o.a + begin * lda, lda, o.packed, o.bias, beta, r,
                                   o.c + begin * ldc, ldc, 0, panels)
             }
         }
@@ -191,8 +193,16 @@ public enum PackedGEMM {
 /// (a graph whose tensors changed); the graph an Interpreter holds is immutable, so in
 /// practice each matrix is packed once, on first use.
 final class PackedWeightCache: @unchecked Sendable {
+    /// What an entry is: a packed matrix (`weights`: its name, shape and column slice) or an
+    /// object made by `cachedObject` (its name alone, the sizes 0).
+    private struct Key: Hashable {
+        let name: String
+        let isObject: Bool
+        let rows, columns, firstColumn, width: Int
+    }
+
     /// Packed forms by key, each with the tensor storage it was made from.
-    private var entries: [String: (source: TensorStorage, value: Any)] = [:]
+    private var entries: [Key: (source: TensorStorage, value: Any)] = [:]
     private var mutex = pthread_mutex_t()
 
     init() { pthread_mutex_init(&mutex, nil) }
@@ -202,7 +212,9 @@ final class PackedWeightCache: @unchecked Sendable {
     /// firstColumn..<firstColumn+width (`key` must then name that slice).
     func weights(_ key: String, _ tensor: Tensor, rows: Int, columns: Int, firstColumn: Int = 0,
                  width: Int? = nil) throws -> PackedWeights {
-        try entry("\(key) [\(rows)×\(columns)] \(firstColumn)+\(width ?? columns - firstColumn)", tensor) {
+        let key = Key(name: key, isObject: false, rows: rows, columns: columns, firstColumn: firstColumn,
+                      width: width ?? columns - firstColumn)
+        return try entry(key, tensor) {
             try PackedWeights(kernel: tensor, rows: rows, columns: columns, firstColumn: firstColumn, width: width)
         }
     }
@@ -210,12 +222,12 @@ final class PackedWeightCache: @unchecked Sendable {
     /// The object `make` builds from `tensor` (the fused LSTM step's packing), made once per
     /// key and source storage (nil results are remembered too).
     func cachedObject<O: AnyObject>(_ key: String, _ tensor: Tensor, _ make: () throws -> O?) rethrows -> O? {
-        try entry(key, tensor, make)
+        try entry(Key(name: key, isObject: true, rows: 0, columns: 0, firstColumn: 0, width: 0), tensor, make)
     }
 
     /// The value stored under `key` when it was made from `tensor`'s storage, else `make()`'s,
     /// stored.
-    private func entry<V>(_ key: String, _ tensor: Tensor, _ make: () throws -> V) rethrows -> V {
+    private func entry<V>(_ key: Key, _ tensor: Tensor, _ make: () throws -> V) rethrows -> V {
         pthread_mutex_lock(&mutex)
         defer { pthread_mutex_unlock(&mutex) }
         if let e = entries[key], e.source === tensor.storage, let value = e.value as? V { return value }

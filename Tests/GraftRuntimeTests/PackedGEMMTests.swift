@@ -46,13 +46,14 @@ final class PackedGEMMTests: XCTestCase {
         return (out, scale)
     }
 
-    static func run(_ t: Case, _ w: PackedWeights, bias: Bool, beta: Float, threads: Int, variant: PackedGEMM.Variant) -> [Float] {
+    static func run(_ t: Case, _ w: PackedWeights, bias: Bool, beta: Float, relu: Bool = false, threads: Int,
+                    variant: PackedGEMM.Variant) -> [Float] {
         var c = t.c0
         t.a.withUnsafeBufferPointer { ap in
             t.bias.withUnsafeBufferPointer { bp in
                 c.withUnsafeMutableBufferPointer { cp in
                     w.gemm(a: ap.baseAddress!, rows: t.m, lda: t.lda, bias: bias ? bp.baseAddress : nil, beta: beta,
-                           c: cp.baseAddress!, ldc: t.ldc, threads: threads, variant: variant)
+                           relu: relu, c: cp.baseAddress!, ldc: t.ldc, threads: threads, variant: variant)
                 }
             }
         }
@@ -81,6 +82,28 @@ final class PackedGEMMTests: XCTestCase {
                         }
                     }
                     XCTAssertLessThan(worst, 1e-5, "\(variant) m=\(m) k=\(k) n=\(n) bias=\(bias) beta=\(beta)")
+                }
+            }
+        }
+    }
+
+    /// ReLU fused into the GEMM's store equals max(0, ·) applied to the plain product, bit for
+    /// bit, for every variant, on 1 and 2 threads: in particular it clamps only the finished
+    /// sums, not the partial sums of an earlier K block (K > 256), and leaves C's padding alone.
+    func testFusedReLUEqualsReLUAfterTheProduct() {
+        let variants = PackedGEMM.Variant.allCases.filter { $0 != .auto && $0.isSupported }
+        for (index, (m, k, n)) in [(5, 17, 32), (33, 257, 47), (11, 1000, 16), (32, 784, 130), (4, 0, 35)].enumerated() {
+            let t = Self.makeCase(m, k, n, seed: UInt64(500 + index))
+            let w = t.b.withUnsafeBufferPointer { PackedWeights($0.baseAddress!, rows: k, columns: n, ldb: n) }
+            for (bias, beta) in [(false, Float(0)), (true, 0.5)] {
+                for variant in variants {
+                    var expected = Self.run(t, w, bias: bias, beta: beta, threads: 1, variant: variant)
+                    for i in 0..<m { for j in 0..<n { expected[i * t.ldc + j] = max(expected[i * t.ldc + j], 0) } }
+                    XCTAssertTrue(expected.contains(0) && expected.contains { $0 > 0 }, "the case has both signs")
+                    for threads in [1, 2] {
+                        XCTAssertEqual(Self.run(t, w, bias: bias, beta: beta, relu: true, threads: threads, variant: variant), expected,
+                                       "\(variant) \(m)x\(k)x\(n) bias=\(bias) beta=\(beta) threads=\(threads)")
+                    }
                 }
             }
         }

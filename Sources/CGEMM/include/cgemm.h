@@ -39,13 +39,14 @@ size_t graft_gemm_packed_count(long k, long n);
 /// transposed = 1: element (kk, j) is b[j·ldb + kk] (N × K row-major).
 void graft_gemm_pack(const float *b, long ldb, int transposed, long k, long n, float *packed);
 
-/// C[0..<m, columns of panels panel_begin..<panel_end] = A·B + bias + beta·C.
+/// C[0..<m, columns of panels panel_begin..<panel_end] = A·B + bias + beta·C, then
+/// max(0, ·) when relu is non-zero (NaN stays NaN: ReLU fused into the store of the last K block).
 /// bias (length n, indexed by the column) may be NULL; beta 0 ignores C's old contents
 /// (NaN included). Columns ≥ n are never written. `variant` as above (AUTO allowed; an
 /// unsupported variant falls back to the best supported).
 void graft_gemm_packed(int variant, long m, long n, long k,
                        const float *a, long lda, const float *packed,
-                       const float *bias, float beta, float *c, long ldc,
+                       const float *bias, float beta, int relu, float *c, long ldc,
                        long panel_begin, long panel_end);
 
 /// A convolution's geometry on a channels-last input [batch, d, h, w, c] (leading spatial

@@ -3,7 +3,7 @@
 
 /// A persistent pool of worker threads for the runtime's short parallel sections (a GEMM
 /// split over 2 threads lasts ~100 µs: waking sleeping threads per call costs a noticeable
-/// part of that). After a job, workers spin briefly (20 µs) waiting for the next one, then
+/// part of that). After a job, workers spin up to 100 µs waiting for the next one, then
 /// sleep on a futex. The caller works too: it and parts - 1 workers take the parts one at a
 /// time, in order, until none is left (a worker that wakes late finds the caller has taken
 /// its part), then the caller spins as briefly and sleeps until the last part is done. (A
