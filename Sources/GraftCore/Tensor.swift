@@ -10,9 +10,13 @@ public final class TensorStorage: @unchecked Sendable {
     public let byteCount: Int
     public let pointer: UnsafeMutableRawPointer
     /// The mapping's length when the bytes are an anonymous memory mapping (large tensors),
-    /// 0 when they come from the C allocator, -1 once the mapping has been handed to another
-    /// storage (grown in place, Tensor+Growth.swift): then nothing is released here.
+    /// 0 when they come from the C allocator or a reusable block, -1 once the mapping has been
+    /// handed to another storage (grown in place, Tensor+Growth.swift): then nothing is
+    /// released here.
     var mappedLength: Int
+    /// The length of the `ReusableBlocks` block behind this storage (given back to it on
+    /// release; never grown in place, its bytes past `byteCount` are not zero), 0 for none.
+    private var reusableLength = 0
 
     /// Storage at least this large is its own anonymous mapping rather than a malloc block:
     /// the kernel hands it out already zeroed (no extra pass over the bytes before a file read
@@ -43,15 +47,26 @@ public final class TensorStorage: @unchecked Sendable {
         mappedLength = 0
     }
 
-    /// Allocates `byteCount` bytes from the C allocator whatever the size (never an anonymous
-    /// mapping), 64-byte aligned and not initialised: for short-lived tensors made and dropped
-    /// over and over that a kernel then writes in full, such as a forward pass' intermediate
-    /// values, whose freed blocks the allocator hands out again instead of the kernel mapping
-    /// and faulting in fresh (zeroed) pages on every call.
+    /// Allocates `byteCount` bytes, 64-byte aligned and not initialised, for short-lived tensors
+    /// made and dropped over and over that a kernel then writes in full, such as a forward
+    /// pass' intermediate values: from the C allocator, whose freed blocks it hands out again,
+    /// or from `ReusableBlocks` from `ReusableBlocks.minimumBytes` on (blocks the allocator
+    /// would map afresh, pages faulted in and zero-filled by the kernel, on every call).
     public init(uninitializedHeapByteCount byteCount: Int) {
         self.byteCount = byteCount
-        pointer = TensorStorage.heapBlock(byteCount, alignment: 64, zeroed: false)
         mappedLength = 0
+        if byteCount >= ReusableBlocks.minimumBytes, let block = ReusableBlocks.take(byteCount) {
+            pointer = block.pointer
+            reusableLength = block.length
+            return
+        }
+        pointer = TensorStorage.heapBlock(byteCount, alignment: 64, zeroed: false)
+    }
+
+    /// Unmaps the blocks kept for reuse by released forward-pass values
+    /// (`init(uninitializedHeapByteCount:)`), e.g. after the last forward pass of a large model.
+    public static func releaseReusableBlocks() {
+        ReusableBlocks.releaseAll()
     }
 
     /// `byteCount` (at least 1) bytes from the C allocator at `alignment`, zeroed unless
@@ -76,7 +91,13 @@ public final class TensorStorage: @unchecked Sendable {
     }
 
     deinit {
-        if mappedLength > 0 { munmap(pointer, mappedLength) } else if mappedLength == 0 { free(pointer) }
+        if reusableLength > 0 {
+            ReusableBlocks.give(pointer, length: reusableLength)
+        } else if mappedLength > 0 {
+            munmap(pointer, mappedLength)
+        } else if mappedLength == 0 {
+            free(pointer)
+        }
     }
 
     func copy() -> TensorStorage {
