@@ -62,21 +62,25 @@ enum DenseKernels {
         return out
     }
 
-    /// Packed GEMM pays off from 2 rows (one row runs as OpenBLAS GEMV on the unpacked
-    /// kernel) up to this many. No upper bound now: at large M (a recurrent layer's input
-    /// projection over batch·time rows) it runs about as fast as OpenBLAS (`graft-bench
-    /// gemm-shape`), and keeping OpenBLAS' multi-threaded calls out of a forward pass keeps its
-    /// spinning worker threads from competing with the runtime's own threads on few cores.
+    /// Packed GEMM pays off from 2 rows up to this many; a single row runs as OpenBLAS GEMV on
+    /// the unpacked kernel when the runtime computes on one thread (measured ~10 % faster
+    /// there), and on the packed GEMM too on more threads: OpenBLAS' own threads, which spin
+    /// after its multi-threaded calls, competed with the runtime's pool threads on the same
+    /// cores (a small CNN at batch 1 on 2 threads ran 1.8 × slower with its Dense layers on
+    /// OpenBLAS). No upper bound: at large M (a recurrent layer's input projection over
+    /// batch·time rows) it runs about as fast as OpenBLAS (`graft-bench gemm-shape`), and it
+    /// keeps those multi-threaded calls out of the forward pass.
     static let packedRowLimit = Int.max
 
     /// The packed form of a [inFeatures, units] weight matrix from the Interpreter's cache,
-    /// when the packed GEMM applies: float32, inside an Interpreter, 2...packedRowLimit rows,
-    /// a matrix within `PackedGEMM.packLimitBytes`. Nil otherwise.
+    /// when the packed GEMM applies: float32, inside an Interpreter, 2...packedRowLimit rows (or
+    /// one row on more than one thread), a matrix within `PackedGEMM.packLimitBytes`. Nil otherwise.
     static func packedKernel<T: RuntimeScalar>(_ node: Node, _ parameter: String, _ kernel: Tensor, rows: Int,
                                                inFeatures: Int, units: Int, context: RuntimeContext,
                                                as type: T.Type) throws -> PackedWeights? {
-        guard T.self == Float.self, let cache = context.packedWeights, rows >= 2, rows <= packedRowLimit,
-              inFeatures > 0, units > 0, PackedWeightCache.shouldPack(rows: inFeatures, columns: units) else { return nil }
+        guard T.self == Float.self, let cache = context.packedWeights, rows >= 2 || Runtime.threadCount > 1,
+              rows <= packedRowLimit, inFeatures > 0, units > 0,
+              PackedWeightCache.shouldPack(rows: inFeatures, columns: units) else { return nil }
         return try cache.weights(node.name + "/" + parameter, kernel, rows: inFeatures, columns: units)
     }
 

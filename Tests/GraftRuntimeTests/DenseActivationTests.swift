@@ -34,6 +34,26 @@ final class DenseActivationTests: XCTestCase {
         assertTensor(y, shape: [2, 3], zip(expectedLinear, [0.01, 0.02, 0.03, 0.01, 0.02, 0.03]).map { $0 - $1 })
     }
 
+    /// One row runs on OpenBLAS' GEMV on one thread and on the packed GEMM on more (where
+    /// OpenBLAS' own threads would compete with the runtime's); both give the Dense result.
+    func testSingleRowOnOneAndTwoThreads() throws {
+        let saved = Runtime.threadCount
+        defer { Runtime.setThreadCount(saved) }
+        let row = Tensor(shape: [1, 2], floats: Array(x[0..<2]))
+        var context = RuntimeContext()
+        context.packedWeights = PackedWeightCache()
+        let node = denseGraph(.linear).nodes.first { $0.parameters["kernel"] != nil }!
+        let kernel = node.parameters["kernel"]!
+        for threads in [1, 2] {
+            Runtime.setThreadCount(threads)
+            let packed = try DenseKernels.packedKernel(node, "kernel", kernel, rows: 1, inFeatures: 2, units: 3,
+                                                       context: context, as: Float.self)
+            XCTAssertEqual(packed != nil, threads > 1, "\(threads) threads")
+            let y = try runOne(denseGraph(.plainRelu), [row])
+            assertTensor(y, shape: [1, 3], expectedLinear[0..<3].map { max($0, 0) })
+        }
+    }
+
     func testDenseReluAndSoftmax() throws {
         let relu = try runOne(denseGraph(.plainRelu), [Tensor(shape: [2, 2], floats: x)])
         assertTensor(relu, shape: [2, 3], expectedLinear.map { max($0, 0) })
