@@ -660,8 +660,7 @@ void graft_conv_packed_rows(int variant, const graft_conv_geometry *g, const flo
     if (row_begin < 0 || n <= 0 || row_end <= row_begin) return;
     const long m = row_end - row_begin;
     if (k <= 0) {
-        no_product(m, n, bias, 0, 0, c, ldo, 0, n);
-        if (relu) for (long i = 0; i < m; i++) for (long j = 0; j < n; j++) if (c[i * ldo + j] < 0) c[i * ldo + j] = 0;
+        no_product(m, n, bias, 0, relu, c, ldo, 0, n);
         return;
     }
     int mr_max;

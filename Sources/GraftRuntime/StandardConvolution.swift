@@ -97,13 +97,7 @@ extension ConvolutionOps {
         _ = try SpatialView.checkedCount([view.batch, linesPerImage, pooledW, filters], node: node)
         var out = try Tensor(uninitialized: [view.batch, linesPerImage, pooledW, filters], dtype: .float32)
         guard lines > 0, pooledW > 0 else { return out }
-        var g = graft_conv_geometry()
-        (g.batch, g.d, g.h, g.w, g.c) = (view.batch, view.dims[0], view.dims[1], view.dims[2], view.channels)
-        (g.kd, g.kh, g.kw) = (geo[0].kernel, geo[1].kernel, geo[2].kernel)
-        (g.sd, g.sh, g.sw) = (geo[0].stride, geo[1].stride, geo[2].stride)
-        (g.dd, g.dh, g.dw) = (geo[0].dilation, geo[1].dilation, geo[2].dilation)
-        (g.pd, g.ph, g.pw) = (geo[0].padBefore, geo[1].padBefore, geo[2].padBefore)
-        (g.od, g.oh, g.ow) = (geo[0].output, geo[1].output, geo[2].output)
+        let g = convGeometry(geo, view)
         // Items: whole images' lines, smaller when there are fewer than 4 images per thread.
         let threads = ParallelWork.threadCount
         let itemLines = max(1, min(linesPerImage, (lines + 4 * threads - 1) / (4 * threads)))
@@ -260,15 +254,7 @@ extension ConvolutionOps {
                                out: UnsafeMutablePointer<Float>, rows: Int) {
         let filters = weights.columns
         guard let packed = weights.packed else { return }
-        let (gz, gy, gx) = (geo[0], geo[1], geo[2])
-        var g = graft_conv_geometry()
-        (g.batch, g.d, g.h, g.w, g.c) = (view.batch, view.dims[0], view.dims[1], view.dims[2], view.channels)
-        (g.kd, g.kh, g.kw) = (gz.kernel, gy.kernel, gx.kernel)
-        (g.sd, g.sh, g.sw) = (gz.stride, gy.stride, gx.stride)
-        (g.dd, g.dh, g.dw) = (gz.dilation, gy.dilation, gx.dilation)
-        (g.pd, g.ph, g.pw) = (gz.padBefore, gy.padBefore, gx.padBefore)
-        (g.od, g.oh, g.ow) = (gz.output, gy.output, gx.output)
-        let geometry = g
+        let geometry = convGeometry(geo, view)
         let relu: Bool
         if case .relu(nil, 0, 0) = activation { relu = true } else { relu = false }
         let chunk = 96
@@ -292,6 +278,20 @@ extension ConvolutionOps {
                 }
             }
         }
+    }
+
+    /// The geometry CGEMM's packed convolution kernels read: `view`'s channels-last input and
+    /// the three axes of `geo` (depth, height, width; size 1 where the convolution has fewer).
+    static func convGeometry(_ geo: [AxisGeometry], _ view: SpatialView) -> graft_conv_geometry {
+        let (gz, gy, gx) = (geo[0], geo[1], geo[2])
+        var g = graft_conv_geometry()
+        (g.batch, g.d, g.h, g.w, g.c) = (view.batch, view.dims[0], view.dims[1], view.dims[2], view.channels)
+        (g.kd, g.kh, g.kw) = (gz.kernel, gy.kernel, gx.kernel)
+        (g.sd, g.sh, g.sw) = (gz.stride, gy.stride, gx.stride)
+        (g.dd, g.dh, g.dw) = (gz.dilation, gy.dilation, gx.dilation)
+        (g.pd, g.ph, g.pw) = (gz.padBefore, gy.padBefore, gx.padBefore)
+        (g.od, g.oh, g.ow) = (gz.output, gy.output, gx.output)
+        return g
     }
 
     /// The one GEMM every standard convolution runs (the place to route a prepacked kernel):
